@@ -1,0 +1,4 @@
+//! weft-executor
+pub mod coop;
+pub mod driver;
+pub use driver::Driver;
