@@ -1,0 +1,236 @@
+//! The blocking pool: threads for closures that block (file I/O, CPU-heavy
+//! work, foreign libraries), so the workers never do.
+//!
+//! A `spawn_blocking` closure becomes an ordinary task (same `JoinHandle`,
+//! same cancellation) whose scheduler is this pool. The pool grows on demand
+//! up to `max_threads` (512 by default, tokio's figure), lets a thread go
+//! after `keep_alive` idle (10 s), and keeps working when the OS refuses a
+//! new thread: the closure waits in the queue for the next free thread, and
+//! the next `spawn_blocking` tries to add a thread again.
+//!
+//! Shutdown: closures not yet started are cancelled; running ones finish
+//! (a blocking call cannot be interrupted); the runtime waits for the
+//! threads (up to the `shutdown_timeout`, if one was given).
+
+use crate::sync::{Arc, Condvar, Mutex};
+use crate::task::list::OwnedTasks;
+use crate::task::{self, JoinHandle, RawTask, Schedule};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
+
+pub(crate) struct BlockingShared {
+    state: Mutex<PoolState>,
+    condvar: Condvar,
+    owned: OwnedTasks<BlockingSchedule>,
+    max_threads: usize,
+    keep_alive: Duration,
+    thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+}
+
+struct PoolState {
+    queue: VecDeque<task::Notified<BlockingSchedule>>,
+    num_threads: usize,
+    num_idle: usize,
+    /// Wakeups sent to idle threads and not yet consumed.
+    num_notify: usize,
+    shutdown: bool,
+}
+
+#[derive(Clone)]
+pub(crate) struct BlockingSchedule(Arc<BlockingShared>);
+
+impl Schedule for BlockingSchedule {
+    fn release(&self, task: RawTask) -> bool {
+        self.0.owned.remove(task)
+    }
+
+    fn schedule(&self, task: task::Notified<Self>) {
+        self.0.push(task);
+    }
+}
+
+/// Runs the closure on its first poll.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self.0.take().expect("blocking task polled after completion");
+        // A blocking closure is not subject to the coop budget.
+        Poll::Ready(crate::coop::with_unconstrained(f))
+    }
+}
+
+pub(crate) struct PoolConfig {
+    pub(crate) max_threads: usize,
+    pub(crate) keep_alive: Duration,
+    pub(crate) thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+}
+
+impl BlockingShared {
+    pub(crate) fn new(config: PoolConfig) -> Arc<BlockingShared> {
+        Arc::new(BlockingShared {
+            state: Mutex::new(PoolState {
+                queue: VecDeque::new(),
+                num_threads: 0,
+                num_idle: 0,
+                num_notify: 0,
+                shutdown: false,
+            }),
+            condvar: Condvar::new(),
+            owned: OwnedTasks::new(4),
+            max_threads: config.max_threads.max(1),
+            keep_alive: config.keep_alive,
+            thread_name: config.thread_name,
+            on_thread_start: config.on_thread_start,
+            on_thread_stop: config.on_thread_stop,
+        })
+    }
+
+    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let id = task::Id::next();
+        let (task, notified, join) =
+            task::new_task(BlockingTask(Some(f)), BlockingSchedule(self.clone()), id);
+        if let Some(notified) = self.owned.bind(task, notified) {
+            self.push(notified);
+        }
+        join
+    }
+
+    fn push(self: &Arc<Self>, task: task::Notified<BlockingSchedule>) {
+        let mut state = self.state.lock();
+        if state.shutdown {
+            // The owned list is closed too; this reference is stale.
+            drop(state);
+            drop(task);
+            return;
+        }
+        state.queue.push_back(task);
+        if state.num_idle > state.num_notify {
+            state.num_notify += 1;
+            drop(state);
+            self.condvar.notify_one();
+        } else if state.num_threads < self.max_threads {
+            state.num_threads += 1;
+            drop(state);
+            if let Err(e) = self.spawn_thread() {
+                // The OS refused: the closure waits for the next free thread,
+                // and the next spawn_blocking tries again.
+                let mut state = self.state.lock();
+                state.num_threads -= 1;
+                if state.num_threads == 0 {
+                    eprintln!("weft: cannot start a blocking-pool thread ({e}); will retry on the next spawn_blocking");
+                }
+            }
+        }
+    }
+
+    fn spawn_thread(self: &Arc<Self>) -> std::io::Result<()> {
+        let shared = self.clone();
+        crate::sync::thread::Builder::new()
+            .name((self.thread_name)())
+            .spawn(move || shared.run())
+            .map(drop)
+    }
+
+    fn run(self: Arc<Self>) {
+        if let Some(hook) = &self.on_thread_start {
+            hook();
+        }
+        let mut state = self.state.lock();
+        loop {
+            if let Some(task) = state.queue.pop_front() {
+                drop(state);
+                task.run();
+                state = self.state.lock();
+                continue;
+            }
+            if state.shutdown {
+                break;
+            }
+            state.num_idle += 1;
+            let deadline = Instant::now() + self.keep_alive;
+            let mut timed_out = false;
+            while state.num_notify == 0 && !state.shutdown {
+                let now = Instant::now();
+                if now >= deadline {
+                    timed_out = true;
+                    break;
+                }
+                (state, _) = self.condvar.wait_timeout(state, deadline - now);
+            }
+            state.num_idle -= 1;
+            if state.num_notify > 0 {
+                state.num_notify -= 1;
+            } else if timed_out && state.queue.is_empty() {
+                break;
+            }
+        }
+        state.num_threads -= 1;
+        let last = state.num_threads == 0;
+        drop(state);
+        if last {
+            // Wakes `shutdown` waiting for the pool to empty.
+            self.condvar.notify_all();
+        }
+        if let Some(hook) = &self.on_thread_stop {
+            hook();
+        }
+    }
+
+    /// Cancels queued closures and waits for running ones, up to `timeout`.
+    /// Returns true if every thread exited.
+    pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
+        let queued = {
+            let mut state = self.state.lock();
+            state.shutdown = true;
+            std::mem::take(&mut state.queue)
+        };
+        self.condvar.notify_all();
+        drop(queued);
+        self.owned.close_and_shutdown_all();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.state.lock();
+        while state.num_threads > 0 {
+            match deadline {
+                None => state = self.condvar.wait(state),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    (state, _) = self.condvar.wait_timeout(state, deadline - now);
+                }
+            }
+        }
+        true
+    }
+
+    pub(crate) fn num_threads(&self) -> usize {
+        self.state.lock().num_threads
+    }
+
+    pub(crate) fn num_idle_threads(&self) -> usize {
+        self.state.lock().num_idle
+    }
+
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+}

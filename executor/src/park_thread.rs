@@ -1,0 +1,41 @@
+//! `block_on`'s thread parker: the calling thread sleeps on a condvar until
+//! the future's waker unparks it.
+
+use crate::scheduler::park::Parker;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+struct ThreadUnparker(Parker);
+
+impl Wake for ThreadUnparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark(None);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark(None);
+    }
+}
+
+crate::sync::thread_local! {
+    /// One parker per thread, reused by every `block_on` on it.
+    static PARKER: (Arc<ThreadUnparker>, Waker) = {
+        let unparker = Arc::new(ThreadUnparker(Parker::new()));
+        let waker = Waker::from(unparker.clone());
+        (unparker, waker)
+    };
+}
+
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let (unparker, waker) = PARKER.with(|p| (p.0.clone(), p.1.clone()));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = crate::runtime::budgeted(|| future.as_mut().poll(&mut cx)) {
+            return out;
+        }
+        unparker.0.park(None);
+    }
+}

@@ -1,0 +1,557 @@
+//! `Builder`, `Executor` and `Handle`: starting the workers, entering the
+//! runtime from other threads, and the shutdown sequence.
+//!
+//! Shutdown, step by step (`Executor::drop` / `shutdown_timeout`):
+//!
+//! 1. Set the shutdown flag and unpark every worker (`Shared::begin_shutdown`).
+//! 2. Each worker sees the flag at its next maintenance tick or wakeup,
+//!    drops the references in its LIFO slot and local queue, runs the
+//!    `on_thread_stop` hook, and exits. We wait for them (up to the timeout).
+//! 3. Close the owned-task list and cancel every task in it: each future is
+//!    dropped here, on the thread that shuts down (a task still being polled
+//!    by a worker that did not exit in time is marked cancelled and dropped
+//!    by that worker when its poll returns).
+//! 4. Drain the injector. A spawn racing this step either is refused by the
+//!    closed list or sees the flag after its push and drains the injector
+//!    itself (`Shared::push_remote`).
+//! 5. Shut the driver down: every reactor and timer waiter is woken with an
+//!    error, so nothing waits forever.
+//! 6. Shut the blocking pool down: queued closures are cancelled, running
+//!    ones awaited (up to what is left of the timeout).
+//!
+//! Nothing can leak: every task is in the owned list from spawn to
+//! completion (step 3 reaches it), and every `Notified` is in a local queue
+//! (step 2), the injector (step 4) or a wake path that drops it.
+
+use crate::blocking::{BlockingShared, Hook, PoolConfig};
+use crate::metrics::RuntimeMetrics;
+use crate::scheduler::{context, worker, Config, Shared};
+use crate::sync::deque::Worker;
+use crate::sync::{thread, Arc, Condvar, Mutex};
+use crate::task::JoinHandle;
+use crate::{coop, Driver};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// Configures and builds an [`Executor`].
+///
+/// ```
+/// let rt = weft_executor::Builder::new()
+///     .worker_threads(2)
+///     .thread_name("my-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.metrics().num_workers(), 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
+    stack_size: Option<usize>,
+    event_interval: u32,
+    lifo_enabled: bool,
+    driver: Option<Box<dyn Driver>>,
+}
+
+/// Environment variable that sets the default number of worker threads.
+pub const WORKER_THREADS_ENV: &str = "WEFT_WORKER_THREADS";
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per core (or
+    /// `WEFT_WORKER_THREADS`), threads named `weft-worker`, at most 512
+    /// blocking threads kept alive 10 s when idle.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: Arc::new(|| "weft-worker".to_owned()),
+            on_thread_start: None,
+            on_thread_stop: None,
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
+            stack_size: None,
+            event_interval: 61,
+            lifo_enabled: true,
+            driver: None,
+        }
+    }
+
+    /// Number of worker threads.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero.
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "worker_threads must be at least 1");
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Name of every thread the runtime starts (workers and blocking pool).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        let name = name.into();
+        self.thread_name = Arc::new(move || name.clone());
+        self
+    }
+
+    /// A function that names each new thread.
+    pub fn thread_name_fn(&mut self, f: impl Fn() -> String + Send + Sync + 'static) -> &mut Self {
+        self.thread_name = Arc::new(f);
+        self
+    }
+
+    /// Runs on every thread the runtime starts, before it does anything else.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs on every thread the runtime started, right before it exits.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Upper bound of the blocking pool (default 512).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero.
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "max_blocking_threads must be at least 1");
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before exiting.
+    pub fn thread_keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.thread_keep_alive = d;
+        self
+    }
+
+    /// Stack size of the threads the runtime starts.
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Ticks between a worker's checks of the global queue and the driver
+    /// (default 61; see `docs/scheduler.md`).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is zero.
+    pub fn event_interval(&mut self, n: u32) -> &mut Self {
+        assert!(n > 0, "event_interval must be at least 1");
+        self.event_interval = n;
+        self
+    }
+
+    /// Turns off the LIFO slot optimisation (for experiments).
+    pub fn disable_lifo_slot(&mut self) -> &mut Self {
+        self.lifo_enabled = false;
+        self
+    }
+
+    /// The I/O + timer driver that parked workers block in. Without one,
+    /// workers park on condvars and the executor serves only
+    /// timer-and-I/O-free futures (the `weft` facade always installs one).
+    pub fn driver(&mut self, driver: Box<dyn Driver>) -> &mut Self {
+        self.driver = Some(driver);
+        self
+    }
+
+    fn num_workers(&self) -> usize {
+        if let Some(n) = self.worker_threads {
+            return n;
+        }
+        if let Some(n) = std::env::var(WORKER_THREADS_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+        {
+            return n;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// Starts the workers.
+    ///
+    /// # Errors
+    ///
+    /// If the OS refuses to start a worker thread.
+    pub fn build(&mut self) -> io::Result<Executor> {
+        let n = self.num_workers();
+        let locals: Vec<_> = (0..n).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared::new(
+            locals.iter().map(|w| w.stealer()).collect(),
+            self.driver.take(),
+            Config {
+                event_interval: self.event_interval,
+                lifo_enabled: self.lifo_enabled,
+            },
+        ));
+        let blocking = BlockingShared::new(PoolConfig {
+            max_threads: self.max_blocking_threads,
+            keep_alive: self.thread_keep_alive,
+            thread_name: self.thread_name.clone(),
+            on_thread_start: self.on_thread_start.clone(),
+            on_thread_stop: self.on_thread_stop.clone(),
+        });
+        let handle = Handle { shared, blocking };
+        let exited = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let mut executor = Executor {
+            handle: handle.clone(),
+            threads: Vec::with_capacity(n),
+            exited: exited.clone(),
+        };
+        for (index, local) in locals.into_iter().enumerate() {
+            let handle = handle.clone();
+            let exited = exited.clone();
+            let start = self.on_thread_start.clone();
+            let stop = self.on_thread_stop.clone();
+            let mut builder = thread::Builder::new().name((self.thread_name)());
+            if let Some(size) = self.stack_size {
+                builder = builder.stack_size(size);
+            }
+            let spawned = builder.spawn(move || {
+                let _enter = handle.enter();
+                // A panicking hook must not kill the worker (its queue
+                // would be stranded); report it and go on.
+                run_hook(start.as_ref(), "on_thread_start");
+                worker::run(handle.shared.clone(), index, local);
+                run_hook(stop.as_ref(), "on_thread_stop");
+                drop(_enter);
+                drop(handle);
+                let (count, cv) = &*exited;
+                *count.lock() += 1;
+                cv.notify_all();
+            });
+            match spawned {
+                Ok(t) => executor.threads.push(t),
+                Err(e) => {
+                    // Workers already started exit through the normal
+                    // shutdown (Drop); the runtime is not returned.
+                    drop(executor);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(executor)
+    }
+}
+
+fn run_hook(hook: Option<&Hook>, name: &str) {
+    if let Some(hook) = hook {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook())).is_err() {
+            eprintln!("weft: the {name} hook panicked; the thread goes on");
+        }
+    }
+}
+
+/// A running executor: worker threads, their queues, and the blocking pool.
+/// Dropping it shuts everything down (see the module docs).
+pub struct Executor {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+    exited: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl Executor {
+    /// An executor with the default [`Builder`] settings.
+    ///
+    /// # Errors
+    ///
+    /// If the OS refuses to start a worker thread.
+    pub fn new() -> io::Result<Executor> {
+        Builder::new().build()
+    }
+
+    /// A handle to spawn from other threads.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a future onto the workers; see [`Handle::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking closure on the blocking pool; see [`Handle::spawn_blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// Runs a future to completion on the current thread; see [`Handle::block_on`].
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// The runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down, waiting at most `timeout` for workers and blocking
+    /// threads; returns as soon as everything has stopped. Threads still
+    /// busy after the timeout are left to finish on their own.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    /// Shuts down without waiting for any thread.
+    pub fn shutdown_background(mut self) {
+        self.shutdown(Some(Duration::ZERO));
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        if self.threads.is_empty() && self.handle.shared.owned.is_closed() {
+            return;
+        }
+        if context::is_worker_thread() {
+            panic!(
+                "a weft runtime was dropped (or shut down) from inside an asynchronous task: \
+                 that would block a worker thread while waiting for the workers to stop. \
+                 Drop it from outside the runtime, or use `shutdown_background`, \
+                 or move it into `spawn_blocking`"
+            );
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+
+        let all_exited = {
+            let (count, cv) = &*self.exited;
+            let mut exited = count.lock();
+            loop {
+                if *exited == self.threads.len() {
+                    break true;
+                }
+                match deadline {
+                    None => exited = cv.wait(exited),
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            break false;
+                        }
+                        (exited, _) = cv.wait_timeout(exited, d - now);
+                    }
+                }
+            }
+        };
+        let threads = std::mem::take(&mut self.threads);
+        if all_exited {
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+
+        shared.owned.close_and_shutdown_all();
+        shared.drain_injector();
+        if let Some(slot) = &shared.driver {
+            slot.driver().shutdown();
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.handle.blocking.shutdown(left);
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        if std::thread::panicking() && context::is_worker_thread() {
+            // Unwinding on a worker: panicking again would abort; leave
+            // the runtime to stop in the background.
+            self.handle.shared.begin_shutdown();
+            return;
+        }
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("workers", &self.handle.shared.remotes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cheap, cloneable reference to a running executor, usable from any
+/// thread.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) blocking: Arc<BlockingShared>,
+}
+
+crate::sync::thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = RefCell::new(None);
+    static IN_BLOCK_ON: Cell<bool> = Cell::new(false);
+}
+
+/// The error of [`Handle::try_current`].
+#[derive(Debug)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no weft runtime is running on this thread")
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+/// Restores the previous current runtime when dropped.
+#[must_use = "the runtime stays entered only while the guard lives"]
+pub struct EnterGuard {
+    prev: Option<Handle>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+impl Handle {
+    /// The runtime this thread is in (a worker, `block_on`, or after
+    /// [`enter`](Handle::enter)).
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, with a message that says how to get into one.
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(_) => panic!(
+                "there is no weft runtime on this thread: call this from inside a task, \
+                 from inside `Runtime::block_on`, or after `Handle::enter()`"
+            ),
+        }
+    }
+
+    /// The runtime this thread is in, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`TryCurrentError`] outside a runtime.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        CURRENT
+            .try_with(|c| c.borrow().clone())
+            .ok()
+            .flatten()
+            .ok_or(TryCurrentError(()))
+    }
+
+    /// Makes this runtime the current one on this thread until the guard
+    /// is dropped, so that `spawn` and `Handle::current` work here.
+    pub fn enter(&self) -> EnterGuard {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        EnterGuard {
+            prev,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Spawns a future onto the workers. It starts running right away;
+    /// the returned handle awaits its output. From a worker of this
+    /// runtime, the new task goes to that worker's LIFO slot; from
+    /// elsewhere, to the global queue.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Runs a blocking closure on the blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.spawn_blocking(f)
+    }
+
+    /// Runs a future to completion on the current thread, with this
+    /// runtime entered. Tasks it spawns run on the workers.
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread, or inside another `block_on` on this thread:
+    /// either would block a thread that the awaited work may need.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        if context::is_worker_thread() {
+            panic!(
+                "`block_on` was called on a weft worker thread (from inside an async task): \
+                 it would block the thread that runs the tasks it waits for. \
+                 Use `.await` instead, or run the blocking code in `spawn_blocking`"
+            );
+        }
+        if IN_BLOCK_ON.with(|b| b.replace(true)) {
+            panic!(
+                "cannot start a runtime from within a runtime: `block_on` was called inside \
+                 another `block_on` on this thread. Use `.await` instead"
+            );
+        }
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                let _ = IN_BLOCK_ON.try_with(|b| b.set(false));
+            }
+        }
+        let _reset = Reset;
+        let _enter = self.enter();
+        crate::park_thread::block_on(future)
+    }
+
+    /// The runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics {
+            shared: self.shared.clone(),
+            blocking: self.blocking.clone(),
+        }
+    }
+
+    /// Whether the runtime has begun shutting down.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.remotes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `f` on a budgeted poll; used by `block_on`.
+pub(crate) fn budgeted<R>(f: impl FnOnce() -> R) -> R {
+    coop::with_budget(f)
+}

@@ -1,0 +1,251 @@
+//! The multi-threaded work-stealing scheduler.
+//!
+//! Ownership, in tokio's vocabulary: each worker thread owns a `Core` (its
+//! local queue's push/pop end, LIFO slot, tick, RNG); every thread may touch
+//! the `Shared` state (the stealing ends of all local queues, the injector,
+//! the idle set, the owned-task list, the driver slot). A task finds its
+//! way back to `Shared` through the `Arc<Shared>` it carries as scheduler.
+//!
+//! Where a woken task goes:
+//! - woken on one of our workers while it polls a task: the LIFO slot (its
+//!   previous occupant goes to the back of the local queue);
+//! - woken on one of our workers otherwise, or yielding: the local queue;
+//! - woken anywhere else: the injector (global queue), then a parked worker
+//!   is notified.
+//!
+//! The sleep protocol that makes the last step safe is split between
+//! `notify_parked` / `notify_if_work_pending` here, `idle.rs` and
+//! `worker.rs`; its proof sketch is in `docs/scheduler.md`.
+
+pub(crate) mod context;
+pub(crate) mod idle;
+pub(crate) mod park;
+pub(crate) mod worker;
+
+use crate::metrics::{Counter, WorkerMetrics};
+use crate::sync::deque::{Injector, Stealer};
+use crate::sync::{fence, Arc, AtomicBool, CachePadded};
+use crate::task::list::OwnedTasks;
+use crate::task::{self, JoinHandle, RawTask, Schedule};
+use idle::Idle;
+use park::{DriverSlot, Parker};
+use std::future::Future;
+use std::sync::atomic::Ordering::SeqCst;
+
+pub(crate) type Notified = task::Notified<Arc<Shared>>;
+
+/// Tuning knobs, with where each default came from.
+pub(crate) struct Config {
+    /// Every this many ticks a worker takes from the injector before its own
+    /// queue and polls the driver without blocking. 61 is the figure tokio
+    /// copied from Go's scheduler: prime, so it does not beat with periodic
+    /// workloads, and small enough that the global queue waits at most ~61
+    /// polls. Re-tune by measuring injector latency under a local flood.
+    pub(crate) event_interval: u32,
+    /// Whether wakes on a worker may use the LIFO slot.
+    pub(crate) lifo_enabled: bool,
+}
+
+/// What other threads may know about one worker.
+pub(crate) struct Remote {
+    pub(crate) stealer: Stealer<Notified>,
+    pub(crate) parker: Parker,
+    pub(crate) metrics: WorkerMetrics,
+}
+
+pub(crate) struct Shared {
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    pub(crate) injector: Injector<Notified>,
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) driver: Option<DriverSlot>,
+    shutdown: AtomicBool,
+    pub(crate) config: Config,
+    pub(crate) remote_schedule_count: Counter,
+    pub(crate) remote_spawned_count: Counter,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stealers: Vec<Stealer<Notified>>,
+        driver: Option<Box<dyn crate::Driver>>,
+        config: Config,
+    ) -> Shared {
+        let n = stealers.len();
+        Shared {
+            remotes: stealers
+                .into_iter()
+                .map(|stealer| {
+                    CachePadded::new(Remote {
+                        stealer,
+                        parker: Parker::new(),
+                        metrics: WorkerMetrics::default(),
+                    })
+                })
+                .collect(),
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            owned: OwnedTasks::new(if cfg!(loom) { 2 } else { n * 4 }),
+            driver: driver.map(DriverSlot::new),
+            shutdown: AtomicBool::new(false),
+            config,
+            remote_schedule_count: Counter::default(),
+            remote_spawned_count: Counter::default(),
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        // SeqCst: part of the Dekker pair with `push_remote` (see there).
+        self.shutdown.load(SeqCst)
+    }
+
+    /// Spawns a task onto this scheduler.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = task::Id::next();
+        let (task, notified, join) = task::new_task(future, self.clone(), id);
+        context::with(|cx| match cx {
+            Some(cx) if std::ptr::eq(&*cx.shared, &**self) => {
+                self.remotes[cx.index].metrics.spawned_count.add(1)
+            }
+            _ => self.remote_spawned_count.add_shared(1),
+        });
+        if let Some(notified) = self.owned.bind(task, notified) {
+            self.schedule_task(notified, false);
+        }
+        join
+    }
+
+    /// Queues a task: locally if we are one of this scheduler's workers and
+    /// the core is at hand, else through the injector.
+    pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+        let task = context::with(|cx| {
+            let cx = match cx {
+                Some(cx) if std::ptr::eq(&*cx.shared, &**self) => cx,
+                _ => return Some(task),
+            };
+            let Ok(mut core) = cx.core.try_borrow_mut() else {
+                return Some(task);
+            };
+            let Some(core) = core.as_mut() else {
+                return Some(task);
+            };
+            let use_lifo = !is_yield && cx.polling.get() && core.lifo_enabled;
+            let pushed_to_queue = core.schedule_local(self, task, use_lifo);
+            if pushed_to_queue && !cx.parked.get() {
+                self.notify_parked();
+            }
+            None
+        });
+        if let Some(task) = task {
+            self.push_remote(task);
+        }
+    }
+
+    /// Queues a task on the injector and wakes a worker for it.
+    pub(crate) fn push_remote(&self, task: Notified) {
+        self.remote_schedule_count.add_shared(1);
+        self.injector.push(task);
+        self.notify_parked();
+        // Shutdown racing this push (loom: `shutdown_vs_remote_spawn`): the
+        // shutdown sequence sets the flag, then drains the injector; we
+        // pushed, then (after the SeqCst fence in `notify_parked`) read the
+        // flag. Either the drain sees our task or we see the flag and drain
+        // it ourselves, so no `Notified` is stranded (it would keep the
+        // scheduler alive through its `Arc`, a leak).
+        if self.is_shutdown() {
+            self.drain_injector();
+        }
+    }
+
+    pub(crate) fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                crate::sync::deque::Steal::Success(task) => drop(task),
+                crate::sync::deque::Steal::Empty => break,
+                crate::sync::deque::Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Wakes a parked worker if nobody is searching for work.
+    ///
+    /// Fence F1 of the sleep protocol (docs/scheduler.md): orders the queue
+    /// push before (in the SeqCst order) our read of the idle state. It
+    /// pairs with F2 in `notify_if_work_pending`: either we see the last
+    /// searcher still searching (and it will see our task), or it sees our
+    /// task.
+    pub(crate) fn notify_parked(&self) {
+        fence(SeqCst);
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].parker.unpark(self.driver.as_ref());
+        }
+    }
+
+    /// Called by the last searcher after it parked (invariant I2): if work
+    /// appeared in any queue while it was giving up, wake somebody.
+    pub(crate) fn notify_if_work_pending(&self) {
+        // F2: pairs with F1 (see `notify_parked`).
+        fence(SeqCst);
+        let work = self.remotes.iter().any(|r| !r.stealer.is_empty()) || !self.injector.is_empty();
+        if work {
+            self.notify_parked();
+        }
+    }
+
+    /// A worker that owned the driver is leaving it to run tasks. If another
+    /// worker sleeps on its condvar, wake it without giving it work: it
+    /// re-parks and takes the driver, so timers and I/O keep being served
+    /// while we run (unlike tokio issue 4730, where one busy task stops the
+    /// timers of everybody).
+    pub(crate) fn hand_off_driver(&self) {
+        let Some(slot) = &self.driver else { return };
+        if slot.is_locked() {
+            return;
+        }
+        self.idle.find_sleeper(|i| {
+            let parker = &self.remotes[i].parker;
+            if parker.is_parked_on_condvar() {
+                parker.unpark(self.driver.as_ref());
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Step 1 of shutdown: set the flag and wake every worker so it exits.
+    pub(crate) fn begin_shutdown(&self) {
+        // SeqCst: see `push_remote`.
+        self.shutdown.store(true, SeqCst);
+        for remote in self.remotes.iter() {
+            remote.parker.unpark(self.driver.as_ref());
+        }
+        if let Some(slot) = &self.driver {
+            slot.driver().unpark();
+        }
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn release(&self, task: RawTask) -> bool {
+        self.owned.remove(task)
+    }
+
+    fn schedule(&self, task: task::Notified<Self>) {
+        self.schedule_task(task, false);
+    }
+
+    fn yield_now(&self, task: task::Notified<Self>) {
+        self.schedule_task(task, true);
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Shared>();
+}

@@ -1,0 +1,191 @@
+//! Parking a worker: on its own condvar, or inside the driver.
+//!
+//! Each worker has a `Parker` with a small state machine:
+//!
+//! ```text
+//!   EMPTY --park--> PARKED_CONDVAR | PARKED_DRIVER --unpark--> NOTIFIED --park returns--> EMPTY
+//!   EMPTY --unpark--> NOTIFIED  (the next park returns at once: no unpark is lost)
+//! ```
+//!
+//! Driver ownership: at most one worker blocks in the driver (polling allows
+//! only one waiter). `DriverSlot::try_lock` decides who; the others park on
+//! their condvars. `unpark` reads which of the two the worker chose and wakes
+//! it the right way: `Driver::unpark` (which is `Poller::notify`) for the
+//! driver owner, the condvar for the rest.
+
+use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::Driver;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::time::Duration;
+
+const EMPTY: usize = 0;
+const PARKED_CONDVAR: usize = 1;
+const PARKED_DRIVER: usize = 2;
+const NOTIFIED: usize = 3;
+
+/// The driver, and the flag that says a worker is inside it.
+pub(crate) struct DriverSlot {
+    driver: Box<dyn Driver>,
+    owned: AtomicBool,
+}
+
+impl DriverSlot {
+    pub(crate) fn new(driver: Box<dyn Driver>) -> DriverSlot {
+        DriverSlot {
+            driver,
+            owned: AtomicBool::new(false),
+        }
+    }
+
+    /// Acquire: pairs with `unlock`'s Release, so the new owner sees what
+    /// the previous owner left in the driver's internal state.
+    pub(crate) fn try_lock(&self) -> bool {
+        self.owned
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn unlock(&self) {
+        // Release: pairs with `try_lock`'s Acquire.
+        self.owned.store(false, Release);
+    }
+
+    pub(crate) fn is_locked(&self) -> bool {
+        // Relaxed: only a hint for the driver hand-off; a stale answer costs
+        // at most one needless or missed nudge, never a lost wakeup.
+        self.owned.load(Relaxed)
+    }
+
+    pub(crate) fn driver(&self) -> &dyn Driver {
+        &*self.driver
+    }
+}
+
+pub(crate) struct Parker {
+    state: AtomicUsize,
+    mutex: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker {
+            state: AtomicUsize::new(EMPTY),
+            mutex: Mutex::new(()),
+            condvar: Condvar::new(),
+        }
+    }
+
+    /// Blocks until `unpark`. Returns true if this park was spent inside the
+    /// driver (the caller may then owe the driver to a peer).
+    pub(crate) fn park(&self, driver: Option<&DriverSlot>) -> bool {
+        // Acquire: pairs with the Release in `unpark`, so what the unparker
+        // did before (queue a task) is visible after we return.
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+            .is_ok()
+        {
+            return false;
+        }
+        if let Some(slot) = driver {
+            if slot.try_lock() {
+                self.park_driver(slot.driver(), None);
+                slot.unlock();
+                return true;
+            }
+        }
+        self.park_condvar();
+        false
+    }
+
+    /// Runs one non-blocking driver turn if nobody else owns the driver.
+    pub(crate) fn poll_driver(&self, driver: Option<&DriverSlot>) -> bool {
+        let Some(slot) = driver else { return false };
+        if !slot.try_lock() {
+            return false;
+        }
+        slot.driver().park(Some(Duration::ZERO));
+        slot.unlock();
+        true
+    }
+
+    fn park_driver(&self, driver: &dyn Driver, timeout: Option<Duration>) {
+        // AcqRel on success: Release publishes PARKED_DRIVER so an unparker
+        // knows to call `Driver::unpark`; on failure Acquire pairs with
+        // `unpark`'s Release.
+        match self
+            .state
+            .compare_exchange(EMPTY, PARKED_DRIVER, AcqRel, Acquire)
+        {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.state.swap(EMPTY, Acquire);
+                return;
+            }
+            Err(actual) => unreachable!("park_driver: state {actual}"),
+        }
+        driver.park(timeout);
+        // Acquire: pairs with `unpark`'s Release if it came during the wait.
+        match self.state.swap(EMPTY, Acquire) {
+            NOTIFIED | PARKED_DRIVER => {}
+            actual => unreachable!("park_driver: state {actual} after wait"),
+        }
+    }
+
+    fn park_condvar(&self) {
+        let mut guard = self.mutex.lock();
+        // The mutex is held from here until `wait` releases it, and
+        // `unpark` takes it before notifying: so an unpark that sees
+        // PARKED_CONDVAR cannot notify before we wait.
+        match self
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, AcqRel, Acquire)
+        {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.state.swap(EMPTY, Acquire);
+                return;
+            }
+            Err(actual) => unreachable!("park_condvar: state {actual}"),
+        }
+        loop {
+            guard = self.condvar.wait(guard);
+            // Acquire: pairs with `unpark`'s Release.
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            // Spurious wakeup: wait again.
+        }
+    }
+
+    pub(crate) fn unpark(&self, driver: Option<&DriverSlot>) {
+        // Release: publishes the work queued before this call to the parked
+        // worker (pairs with the Acquire on the park side); Acquire: reads
+        // which way the worker parked.
+        match self.state.swap(NOTIFIED, AcqRel) {
+            EMPTY | NOTIFIED => {}
+            PARKED_CONDVAR => {
+                // Taking the lock orders us after the parker's `wait` began.
+                drop(self.mutex.lock());
+                self.condvar.notify_one();
+            }
+            PARKED_DRIVER => {
+                if let Some(slot) = driver {
+                    slot.driver().unpark();
+                }
+            }
+            actual => unreachable!("unpark: state {actual}"),
+        }
+    }
+
+    /// Whether the worker is blocked on its condvar (a candidate to take the
+    /// driver over). Relaxed: a hint, see `DriverSlot::is_locked`.
+    pub(crate) fn is_parked_on_condvar(&self) -> bool {
+        self.state.load(Relaxed) == PARKED_CONDVAR
+    }
+}
