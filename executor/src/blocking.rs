@@ -12,7 +12,10 @@
 //! (a blocking call cannot be interrupted); the runtime waits for the
 //! threads (up to the `shutdown_timeout`, if one was given).
 
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
+/// std's `Arc`: the pool's reference count takes part in no protocol, and
+/// loom's `Arc` can neither hold a `dyn` nor be a method receiver.
+use std::sync::Arc;
 use crate::task::list::OwnedTasks;
 use crate::task::{self, JoinHandle, RawTask, Schedule};
 use std::collections::VecDeque;

@@ -42,6 +42,8 @@ mod park_thread;
 mod runtime;
 mod scheduler;
 mod sync;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub mod task;
 
 pub use driver::Driver;

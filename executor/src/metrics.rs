@@ -51,7 +51,7 @@ impl Counter {
 #[derive(Clone)]
 pub struct RuntimeMetrics {
     pub(crate) shared: crate::sync::Arc<crate::scheduler::Shared>,
-    pub(crate) blocking: crate::sync::Arc<crate::blocking::BlockingShared>,
+    pub(crate) blocking: std::sync::Arc<crate::blocking::BlockingShared>,
 }
 
 impl RuntimeMetrics {

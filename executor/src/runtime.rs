@@ -28,6 +28,9 @@ use crate::metrics::RuntimeMetrics;
 use crate::scheduler::{context, worker, Config, Shared};
 use crate::sync::deque::Worker;
 use crate::sync::{thread, Arc, Condvar, Mutex};
+/// Hooks and the blocking pool are shared with std's `Arc`: their reference
+/// counts take part in no protocol (and loom's `Arc` cannot hold a `dyn`).
+use std::sync::Arc as StdArc;
 use crate::task::JoinHandle;
 use crate::{coop, Driver};
 use std::cell::{Cell, RefCell};
@@ -48,7 +51,7 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct Builder {
     worker_threads: Option<usize>,
-    thread_name: Arc<dyn Fn() -> String + Send + Sync>,
+    thread_name: StdArc<dyn Fn() -> String + Send + Sync>,
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
     max_blocking_threads: usize,
@@ -75,7 +78,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             worker_threads: None,
-            thread_name: Arc::new(|| "weft-worker".to_owned()),
+            thread_name: StdArc::new(|| "weft-worker".to_owned()),
             on_thread_start: None,
             on_thread_stop: None,
             max_blocking_threads: 512,
@@ -101,25 +104,25 @@ impl Builder {
     /// Name of every thread the runtime starts (workers and blocking pool).
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         let name = name.into();
-        self.thread_name = Arc::new(move || name.clone());
+        self.thread_name = StdArc::new(move || name.clone());
         self
     }
 
     /// A function that names each new thread.
     pub fn thread_name_fn(&mut self, f: impl Fn() -> String + Send + Sync + 'static) -> &mut Self {
-        self.thread_name = Arc::new(f);
+        self.thread_name = StdArc::new(f);
         self
     }
 
     /// Runs on every thread the runtime starts, before it does anything else.
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
-        self.on_thread_start = Some(Arc::new(f));
+        self.on_thread_start = Some(StdArc::new(f));
         self
     }
 
     /// Runs on every thread the runtime started, right before it exits.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
-        self.on_thread_stop = Some(Arc::new(f));
+        self.on_thread_stop = Some(StdArc::new(f));
         self
     }
 
@@ -400,7 +403,7 @@ impl fmt::Debug for Executor {
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) blocking: Arc<BlockingShared>,
+    pub(crate) blocking: StdArc<BlockingShared>,
 }
 
 crate::sync::thread_local! {
@@ -484,7 +487,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        Shared::spawn(&self.shared, future)
     }
 
     /// Runs a blocking closure on the blocking pool.

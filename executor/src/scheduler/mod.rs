@@ -85,7 +85,10 @@ impl Shared {
                 .collect(),
             injector: Injector::new(),
             idle: Idle::new(n),
-            owned: OwnedTasks::new(if cfg!(loom) { 2 } else { n * 4 }),
+            // Under loom: one shard, because the shard is picked by task id, which
+            // comes from a process-wide counter and so differs between the
+            // executions loom replays (it must be deterministic).
+            owned: OwnedTasks::new(if cfg!(loom) { 1 } else { n * 4 }),
             driver: driver.map(DriverSlot::new),
             shutdown: AtomicBool::new(false),
             config,
@@ -100,31 +103,31 @@ impl Shared {
     }
 
     /// Spawns a task onto this scheduler.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let id = task::Id::next();
-        let (task, notified, join) = task::new_task(future, self.clone(), id);
+        let (task, notified, join) = task::new_task(future, this.clone(), id);
         context::with(|cx| match cx {
-            Some(cx) if std::ptr::eq(&*cx.shared, &**self) => {
-                self.remotes[cx.index].metrics.spawned_count.add(1)
+            Some(cx) if std::ptr::eq(&*cx.shared, &**this) => {
+                this.remotes[cx.index].metrics.spawned_count.add(1)
             }
-            _ => self.remote_spawned_count.add_shared(1),
+            _ => this.remote_spawned_count.add_shared(1),
         });
-        if let Some(notified) = self.owned.bind(task, notified) {
-            self.schedule_task(notified, false);
+        if let Some(notified) = this.owned.bind(task, notified) {
+            Shared::schedule_task(this, notified, false);
         }
         join
     }
 
     /// Queues a task: locally if we are one of this scheduler's workers and
     /// the core is at hand, else through the injector.
-    pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+    pub(crate) fn schedule_task(this: &Arc<Self>, task: Notified, is_yield: bool) {
         let task = context::with(|cx| {
             let cx = match cx {
-                Some(cx) if std::ptr::eq(&*cx.shared, &**self) => cx,
+                Some(cx) if std::ptr::eq(&*cx.shared, &**this) => cx,
                 _ => return Some(task),
             };
             let Ok(mut core) = cx.core.try_borrow_mut() else {
@@ -134,14 +137,14 @@ impl Shared {
                 return Some(task);
             };
             let use_lifo = !is_yield && cx.polling.get() && core.lifo_enabled;
-            let pushed_to_queue = core.schedule_local(self, task, use_lifo);
+            let pushed_to_queue = core.schedule_local(this, task, use_lifo);
             if pushed_to_queue && !cx.parked.get() {
-                self.notify_parked();
+                this.notify_parked();
             }
             None
         });
         if let Some(task) = task {
-            self.push_remote(task);
+            this.push_remote(task);
         }
     }
 
@@ -236,11 +239,11 @@ impl Schedule for Arc<Shared> {
     }
 
     fn schedule(&self, task: task::Notified<Self>) {
-        self.schedule_task(task, false);
+        Shared::schedule_task(self, task, false);
     }
 
     fn yield_now(&self, task: task::Notified<Self>) {
-        self.schedule_task(task, true);
+        Shared::schedule_task(self, task, true);
     }
 }
 

@@ -73,10 +73,13 @@ pub(super) unsafe fn poll<T: Future, S: Schedule>(ptr: NonNull<Header>) {
             TransitionToIdle::OkNotified => {
                 // Woken during its own poll (yield, coop budget, a message
                 // to itself): behind the other tasks, never in the LIFO slot.
-                // SAFETY: the running reference moved into this `Notified`.
+                // SAFETY: the transition added the `Notified`'s reference.
                 cell.core
                     .scheduler
                     .yield_now(unsafe { Notified::from_raw(raw) });
+                // Only now: until the push returned, our reference kept the
+                // cell, and so `cell.core.scheduler`, alive.
+                raw.drop_reference();
             }
             TransitionToIdle::OkDealloc => raw.dealloc(),
             TransitionToIdle::Cancelled => {

@@ -80,7 +80,8 @@ pub(crate) enum TransitionToIdle {
     /// Nothing: a waker will reschedule the task.
     Ok,
     /// A wake arrived during the poll: the running reference became a new
-    /// `Notified`, which the caller must push (behind the other tasks).
+    /// `Notified` (with a reference of its own), which the caller must push
+    /// behind the other tasks, and only then drop the running reference.
     OkNotified,
     /// The running reference was the last one: free the task.
     OkDealloc,
@@ -92,7 +93,7 @@ pub(crate) enum TransitionToIdle {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TransitionToNotified {
     DoNothing,
-    /// Push a new `Notified` (the caller's reference moved into it).
+    /// Push a new `Notified` (a reference was added for it).
     Submit,
     /// The waker held the last reference: free the task.
     Dealloc,
@@ -166,7 +167,11 @@ impl State {
             }
             next.0 &= !RUNNING;
             let action = if next.is_notified() {
-                // The running reference becomes the new `Notified`'s.
+                // One more reference for the new `Notified`; the caller
+                // keeps the running reference until the push is done (the
+                // task may run and complete on another worker meanwhile,
+                // and the scheduler reference lives in the cell).
+                next.ref_inc();
                 TransitionToIdle::OkNotified
             } else {
                 next.ref_dec();
@@ -200,7 +205,8 @@ impl State {
         prev.ref_count() == count
     }
 
-    /// A wake that consumes the waker's reference.
+    /// A wake that consumes the waker's reference (on `Submit`, the caller
+    /// drops it after queueing the `Notified`).
     pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut next| {
             let action = if next.is_running() {
@@ -218,7 +224,11 @@ impl State {
                     TransitionToNotified::DoNothing
                 }
             } else {
+                // A new reference for the `Notified`; the waker's own is
+                // dropped by the caller after the push, so the cell (which
+                // holds the scheduler the push goes through) outlives it.
                 next.0 |= NOTIFIED;
+                next.ref_inc();
                 TransitionToNotified::Submit
             };
             (action, Some(next))
@@ -434,7 +444,8 @@ mod tests {
         );
         assert_eq!(s.load().ref_count(), 3);
         assert_eq!(s.transition_to_idle(), TransitionToIdle::OkNotified);
-        assert_eq!(s.load().ref_count(), 3);
+        assert_eq!(s.load().ref_count(), 4);
+        assert!(!s.ref_dec(), "running reference dropped after the push");
         // A second wake while queued is free as well.
         assert_eq!(
             s.transition_to_notified_by_ref(),

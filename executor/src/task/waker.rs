@@ -27,7 +27,12 @@ unsafe fn wake_by_val(ptr: *const ()) {
     // SAFETY: this waker holds a reference, which the transition consumes.
     let task = unsafe { raw(ptr) };
     match task.state().transition_to_notified_by_val() {
-        TransitionToNotified::Submit => task.schedule(),
+        TransitionToNotified::Submit => {
+            // The `Notified` got a reference of its own; ours keeps the cell
+            // (and the scheduler inside it) alive until the push returned.
+            task.schedule();
+            task.drop_reference();
+        }
         TransitionToNotified::Dealloc => task.dealloc(),
         TransitionToNotified::DoNothing => {}
     }

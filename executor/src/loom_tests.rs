@@ -1,0 +1,159 @@
+//! Loom models of the executor's protocols, run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p weft-executor --lib`.
+//!
+//! Each model runs the real scheduler (workers are loom threads, the queues
+//! are the loom-visible model in `loom_deque.rs`) with at most three threads,
+//! and asserts the property the protocol exists for.
+
+use crate::sync::Arc;
+use crate::task::yield_now;
+use crate::{Builder, Executor};
+use loom::sync::atomic::AtomicUsize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::SeqCst;
+use std::task::{Context, Poll, Waker};
+
+fn rt(workers: usize) -> Executor {
+    Builder::new().worker_threads(workers).build().unwrap()
+}
+
+/// Counts drops, so a model can assert every future was dropped exactly once.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Sleep protocol: a task spawned from outside while the only worker goes
+/// to sleep must run. (Removing fence F1 or F2, or the last searcher's
+/// re-check, makes this model deadlock.)
+#[test]
+fn remote_spawn_vs_last_worker_parking() {
+    loom::model(|| {
+        let rt = rt(1);
+        let h = rt.spawn(async { 7 });
+        assert_eq!(rt.block_on(h).unwrap(), 7);
+    });
+}
+
+/// The same with two workers: the searching limit and the hand-over of the
+/// "last searcher" duty between them.
+#[test]
+fn remote_spawn_two_workers() {
+    loom::model(|| {
+        let rt = rt(2);
+        let h = rt.spawn(async { 1 });
+        assert_eq!(rt.block_on(h).unwrap(), 1);
+    });
+}
+
+/// Wake while running: the task wakes itself from inside its poll (the
+/// NOTIFIED-while-RUNNING path) and from another thread.
+#[test]
+fn wake_while_running_and_from_another_thread() {
+    struct WakeFromThread {
+        polls: usize,
+    }
+    impl Future for WakeFromThread {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            self.polls += 1;
+            match self.polls {
+                1 => {
+                    let waker = cx.waker().clone();
+                    loom::thread::spawn(move || waker.wake());
+                    Poll::Pending
+                }
+                _ => Poll::Ready(self.polls),
+            }
+        }
+    }
+    loom::model(|| {
+        let rt = rt(1);
+        let h = rt.spawn(WakeFromThread { polls: 0 });
+        assert_eq!(rt.block_on(h).unwrap(), 2);
+    });
+}
+
+/// Abort racing completion: the outcome is either the output or a
+/// cancellation, and the future is dropped exactly once.
+#[test]
+fn abort_vs_complete() {
+    loom::model(|| {
+        let rt = rt(1);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = DropCount(drops.clone());
+        let h = rt.spawn(async move {
+            let _d = d;
+            yield_now().await;
+            3
+        });
+        let abort = h.abort_handle();
+        let t = loom::thread::spawn(move || abort.abort());
+        match rt.block_on(h) {
+            Ok(v) => assert_eq!(v, 3),
+            Err(e) => assert!(e.is_cancelled()),
+        }
+        t.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// The join handle is dropped on another thread while the task completes:
+/// the output is dropped exactly once, by whichever side is last.
+#[test]
+fn join_handle_dropped_while_completing() {
+    loom::model(|| {
+        let rt = rt(1);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = DropCount(drops.clone());
+        let h = rt.spawn(async move { d });
+        let t = loom::thread::spawn(move || drop(h));
+        t.join().unwrap();
+        drop(rt);
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}
+
+/// A waker cloned by the task is dropped on another thread after the task
+/// completed: the last reference frees the task (loom's leak check).
+#[test]
+fn waker_dropped_on_another_thread() {
+    loom::model(|| {
+        let rt = rt(1);
+        let (tx, rx) = loom::sync::mpsc::channel::<Waker>();
+        let h = rt.spawn(std::future::poll_fn(move |cx| {
+            tx.send(cx.waker().clone()).unwrap();
+            Poll::Ready(())
+        }));
+        let t = loom::thread::spawn(move || drop(rx.recv().unwrap()));
+        rt.block_on(h).unwrap();
+        t.join().unwrap();
+    });
+}
+
+/// Shutdown racing a spawn from another thread: the task either runs or is
+/// cancelled, its future is dropped exactly once, and nothing leaks (a
+/// stranded `Notified` would keep the scheduler's `Arc` alive, which loom
+/// reports).
+#[test]
+fn shutdown_vs_concurrent_spawn() {
+    loom::model(|| {
+        let rt = rt(1);
+        let handle = rt.handle().clone();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = DropCount(drops.clone());
+        let t = loom::thread::spawn(move || {
+            let h = handle.spawn(async move {
+                let _d = d;
+            });
+            drop(h);
+        });
+        drop(rt);
+        t.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+    });
+}

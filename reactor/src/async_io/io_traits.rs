@@ -1,0 +1,172 @@
+//! `futures_io::AsyncRead`/`AsyncWrite` for [`Async<T>`] and `&Async<T>`,
+//! and the byte-stream write the `net` types share.
+//!
+//! The generic impls clear readiness only on `WouldBlock` (see the parent
+//! module for why they do not guess from short transfers).
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::Async;
+use crate::readiness::Direction;
+
+/// Byte-stream writes for the `net` types: like the generic impls, plus the
+/// short-write rule of the module docs.
+impl<T: AsFd> Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    /// `writev(2)` through std's `write_vectored` on sockets.
+    pub(crate) fn poll_write_vectored_stream(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io(
+            cx,
+            Direction::Write,
+            |mut io| io.write_vectored(bufs),
+            // Fewer bytes than offered: the send buffer is full. Unlike a
+            // read there is nothing "queued behind" that could go unnoticed:
+            // any freed space is a new edge.
+            |&n| n > 0 && n < len,
+        )
+    }
+}
+
+impl<T: AsFd + Read> AsyncRead for Async<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_io_mut(cx, Direction::Read, |io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_io_mut(cx, Direction::Read, |io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(cx, Direction::Read, |mut io| io.read(buf), |_| false)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(
+            cx,
+            Direction::Read,
+            |mut io| io.read_vectored(bufs),
+            |_| false,
+        )
+    }
+}
+
+impl<T: AsFd + Write> AsyncWrite for Async<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_io_mut(cx, Direction::Write, |io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_io_mut(cx, Direction::Write, |io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Most sources (sockets, pipes) have nothing to flush: try first
+        // rather than wait for a write edge that may not come.
+        let this = self.get_mut();
+        match this
+            .io
+            .as_mut()
+            .expect("Async used after into_inner")
+            .flush()
+        {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                this.poll_io_mut(cx, Direction::Write, |io| io.flush())
+            }
+            result => Poll::Ready(result),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(cx, Direction::Write, |mut io| io.write(buf), |_| false)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(
+            cx,
+            Direction::Write,
+            |mut io| io.write_vectored(bufs),
+            |_| false,
+        )
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // As above: try first.
+        let this: &Async<T> = *self;
+        let mut io = this.get_ref();
+        match io.flush() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                this.poll_io(cx, Direction::Write, |mut io| io.flush(), |_| false)
+            }
+            result => Poll::Ready(result),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

@@ -1,0 +1,218 @@
+//! The driver: one turn of weft's event loop, behind the executor's
+//! [`Driver`](weft_executor::Driver) seam.
+//!
+//! # A turn ([`park`](weft_executor::Driver::park))
+//!
+//! 1. **Timer check.** Ask the timer for the nearest deadline. For a
+//!    blocking turn this is [`Timer::begin_wait`], which also tells the timer
+//!    that a thread is about to block, so that a timer registered *earlier*
+//!    than that deadline while we wait calls the unpark hook installed in
+//!    [`Driver::new`], i.e. [`Poller::notify`](polling::Poller::notify), and
+//!    interrupts the wait.
+//! 2. **Event listening.** `Poller::wait` for `min(timeout, deadline - now)`
+//!    (nanosecond precision on Linux: polling arms a timerfd).
+//! 3. **Timers.** [`Timer::end_wait`], then fire every due timer with
+//!    [`Timer::process_at`].
+//! 4. **Event handling.** Dispatch the events: mark each source's directions
+//!    ready and wake its readers and/or writers (a readable event never wakes
+//!    a writer), with no lock held while waking.
+//!
+//! A non-blocking turn (`Some(Duration::ZERO)`, which the workers take every
+//! so many ticks so a busy queue cannot starve I/O) skips the begin/end-wait
+//! bracket: nothing blocks, so no one needs interrupting.
+//!
+//! Only one thread calls `park` at a time (the executor's contract, and
+//! polling's: a second concurrent `wait` returns at once with nothing). The
+//! turn's buffers sit behind a mutex that is therefore never contended.
+
+use std::fmt;
+use std::io;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use polling::Events;
+use weft_timer::Timer;
+
+use crate::reactor::{Handle, Reactor};
+use crate::sync::{Arc, AtomicUsize, Mutex, Relaxed};
+
+/// The I/O + timer driver of one runtime: owns the [`Reactor`] and the
+/// [`Timer`], and implements [`weft_executor::Driver`] so that a parked
+/// worker turns the event loop.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use weft_executor::Driver as _;
+///
+/// let timer = weft_timer::Timer::new();
+/// let driver = weft_reactor::Driver::new(timer)?;
+/// let _guard = weft_reactor::context::enter(driver.handle());
+/// // ... create sockets, spawn tasks that use them ...
+/// driver.park(Some(Duration::from_millis(10))); // one turn of the event loop
+/// println!("{:?}", driver.stats());
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Driver {
+    handle: Handle,
+    timer: Timer,
+    turn: Mutex<Turn>,
+    stats: Counters,
+}
+
+/// Buffers reused by every turn.
+struct Turn {
+    events: Events,
+    wakers: Vec<Waker>,
+}
+
+#[derive(Default)]
+struct Counters {
+    turns: AtomicUsize,
+    events: AtomicUsize,
+    timers_fired: AtomicUsize,
+    wakes: AtomicUsize,
+}
+
+/// Counters of the event loop since the driver was created, for metrics and
+/// the demo's "event loop" part. Each counter is updated once per turn by
+/// the parking thread and read with `Relaxed`: the values are exact once
+/// the driver is idle, and possibly a turn behind while it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverStats {
+    /// Turns of the event loop ([`park`](weft_executor::Driver::park) calls).
+    pub turns: u64,
+    /// Readiness events delivered to live sources.
+    pub events: u64,
+    /// Timers fired by the driver.
+    pub timers_fired: u64,
+    /// Tasks woken because their source became ready (or the driver shut
+    /// down).
+    pub wakes: u64,
+}
+
+impl Driver {
+    /// Creates the poller and takes ownership of `timer`.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the OS refuses a poller (out of file descriptors) or has no
+    /// edge-triggered polling.
+    pub fn new(timer: Timer) -> io::Result<Driver> {
+        let reactor = Arc::new(Reactor::new()?);
+        // Weak: the timer (or a clone of it kept by a `Sleep`) must not keep
+        // the poller and its file descriptors alive after the runtime is gone.
+        let weak = Arc::downgrade(&reactor);
+        timer.set_unpark(move || {
+            if let Some(reactor) = weak.upgrade() {
+                reactor.notify();
+            }
+        });
+        Ok(Driver {
+            handle: Handle::from_reactor(reactor),
+            timer,
+            turn: Mutex::new(Turn {
+                events: Events::new(),
+                wakers: Vec::new(),
+            }),
+            stats: Counters::default(),
+        })
+    }
+
+    /// A handle to register I/O sources with this driver's reactor.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The timer this driver fires.
+    pub fn timer(&self) -> &Timer {
+        &self.timer
+    }
+
+    /// The event loop's counters so far.
+    pub fn stats(&self) -> DriverStats {
+        let get = |c: &AtomicUsize| c.load(Relaxed) as u64;
+        DriverStats {
+            turns: get(&self.stats.turns),
+            events: get(&self.stats.events),
+            timers_fired: get(&self.stats.timers_fired),
+            wakes: get(&self.stats.wakes),
+        }
+    }
+
+    fn turn(&self, timeout: Option<Duration>) {
+        let mut turn = self.turn.lock();
+        let Turn { events, wakers } = &mut *turn;
+        let reactor = self.handle.reactor();
+
+        // 1. Timer check.
+        let blocking = timeout != Some(Duration::ZERO);
+        let wait = if blocking {
+            let deadline = self.timer.begin_wait();
+            let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match (timeout, until_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        } else {
+            Some(Duration::ZERO)
+        };
+
+        // 2. Event listening.
+        events.clear();
+        let waited = reactor.poller().wait(events, wait);
+        if blocking {
+            self.timer.end_wait();
+        }
+        if let Err(e) = waited {
+            // polling retries EINTR itself; anything else (EBADF, EINVAL on
+            // our own epoll fd) means the poller is broken beyond repair, and
+            // carrying on would spin or hang every task doing I/O.
+            panic!("weft reactor: waiting on the OS poller failed: {e}");
+        }
+
+        // 3. Timers.
+        let fired = self.timer.process_at(Instant::now());
+
+        // 4. Event handling.
+        let delivered = reactor.dispatch(events, wakers);
+        let woken = wakers.len();
+        wakers.drain(..).for_each(Waker::wake);
+
+        // Relaxed: statistics only; nothing is published through them.
+        self.stats.turns.fetch_add(1, Relaxed);
+        self.stats.events.fetch_add(delivered, Relaxed);
+        self.stats.timers_fired.fetch_add(fired, Relaxed);
+        self.stats.wakes.fetch_add(woken, Relaxed);
+    }
+}
+
+impl weft_executor::Driver for Driver {
+    fn park(&self, timeout: Option<Duration>) {
+        self.turn(timeout);
+    }
+
+    fn unpark(&self) {
+        self.handle.reactor().notify();
+    }
+
+    /// Wakes every task waiting on a source (their next operation fails
+    /// with "runtime shut down"), refuses new registrations, then shuts the
+    /// timer down.
+    fn shutdown(&self) {
+        let woken = self.handle.reactor().shutdown();
+        self.stats.wakes.fetch_add(woken, Relaxed);
+        self.timer.shutdown();
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("reactor", self.handle.reactor())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,205 @@
+//! loom models of the readiness/waker handoff in [`crate::source`].
+//!
+//! The "kernel" is modelled by a counter of queued packets: the event
+//! thread queues one and then dispatches the event (D1..D3 of the protocol),
+//! as the OS makes data readable before epoll reports it. The task thread
+//! runs the operation loop of `async_io::poll_op`: poll readiness, "read"
+//! (take every queued packet, or `WouldBlock` if none), clear readiness.
+//! Each model checks that no packet is stranded: when the task ends
+//! `Pending`, it was woken, and its next poll finds the packet.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test
+//! --release -p weft-reactor loom`.
+
+use std::task::{Context, Poll, Wake, Waker};
+
+use loom::thread;
+
+use crate::readiness::Direction;
+use crate::source::Source;
+use crate::sync::{Arc, AtomicBool, AtomicUsize, SeqCst};
+
+/// A waker that records that it was called.
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+impl Flag {
+    fn new() -> (Arc<Flag>, Waker) {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        (flag.clone(), Waker::from(flag))
+    }
+
+    fn woken(&self) -> bool {
+        self.0.load(SeqCst)
+    }
+}
+
+/// The driver side: `readable`/`writable` event on `source`, wakers called
+/// with no lock held.
+fn dispatch(source: &Source, readable: bool, writable: bool) {
+    let mut wakers = Vec::new();
+    source.set_ready(readable, writable, false, &mut wakers);
+    wakers.into_iter().for_each(Waker::wake);
+}
+
+/// How the task decides a successful read drained the socket.
+#[derive(Clone, Copy)]
+enum Clear {
+    /// Only on `WouldBlock` (the generic path).
+    OnWouldBlock,
+    /// Also right after a successful read (the `TCP_INQ` / short-write path).
+    Drained,
+}
+
+/// The task's operation loop; returns the packets it read, or `None` if it
+/// ended `Pending`.
+fn read_until_pending(
+    source: &Source,
+    queued: &AtomicUsize,
+    cx: &mut Context<'_>,
+    clear: Clear,
+    read: &mut usize,
+) -> Poll<()> {
+    loop {
+        let event = match source.poll_ready(Direction::Read, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(event) => event.expect("no shutdown in this model"),
+        };
+        let got = queued.swap(0, SeqCst);
+        if got == 0 {
+            // WouldBlock.
+            source.clear_readiness(event);
+            continue;
+        }
+        *read += got;
+        if let Clear::Drained = clear {
+            source.clear_drained(event);
+        }
+        return Poll::Ready(());
+    }
+}
+
+fn model_event_races_clear(clear: Clear) {
+    loom::model(move || {
+        let source = Arc::new(Source::new());
+        let queued = Arc::new(AtomicUsize::new(1));
+        // An earlier event announced the first packet.
+        dispatch(&source, true, false);
+
+        let event_thread = {
+            let (source, queued) = (source.clone(), queued.clone());
+            thread::spawn(move || {
+                queued.fetch_add(1, SeqCst);
+                dispatch(&source, true, false);
+            })
+        };
+
+        let (flag, waker) = Flag::new();
+        let mut cx = Context::from_waker(&waker);
+        let mut read = 0;
+        let mut pending = false;
+        // The task reads until it has both packets or ends Pending.
+        while read < 2 {
+            if read_until_pending(&source, &queued, &mut cx, clear, &mut read).is_pending() {
+                pending = true;
+                break;
+            }
+        }
+        event_thread.join().unwrap();
+
+        if pending {
+            assert!(
+                flag.woken(),
+                "ended Pending and was never woken: lost wakeup"
+            );
+            // Woken: the next polls must find what is left.
+            while read < 2 {
+                assert!(
+                    read_until_pending(&source, &queued, &mut cx, clear, &mut read).is_ready(),
+                    "woken, but the packet is stranded (readiness thrown away)"
+                );
+            }
+        }
+        assert_eq!(read, 2);
+    });
+}
+
+#[test]
+fn loom_event_races_clear_after_would_block() {
+    model_event_races_clear(Clear::OnWouldBlock);
+}
+
+#[test]
+fn loom_event_races_drained_clear() {
+    model_event_races_clear(Clear::Drained);
+}
+
+#[test]
+fn loom_readable_event_never_wakes_writer() {
+    loom::model(|| {
+        let source = Arc::new(Source::new());
+        let (read_flag, read_waker) = Flag::new();
+        let reader = {
+            let source = source.clone();
+            thread::spawn(move || {
+                let mut cx = Context::from_waker(&read_waker);
+                source.poll_ready(Direction::Read, &mut cx).is_ready()
+            })
+        };
+        let event_thread = {
+            let source = source.clone();
+            thread::spawn(move || dispatch(&source, true, false))
+        };
+
+        // The writer waits through a waiter slot, as the futures do.
+        let (write_flag, write_waker) = Flag::new();
+        let mut writer = source.waiter(Direction::Write);
+        let writer_ready = writer
+            .poll_ready(&mut Context::from_waker(&write_waker))
+            .is_ready();
+
+        let reader_ready = reader.join().unwrap();
+        event_thread.join().unwrap();
+        assert!(
+            !writer_ready && !write_flag.woken(),
+            "a readable event reached the writer"
+        );
+        assert!(
+            reader_ready || read_flag.woken(),
+            "the reader missed its event"
+        );
+    });
+}
+
+#[test]
+fn loom_shutdown_races_waiter_registration() {
+    loom::model(|| {
+        let source = Arc::new(Source::new());
+        let shutdown = {
+            let source = source.clone();
+            thread::spawn(move || {
+                let mut wakers = Vec::new();
+                source.shutdown(&mut wakers);
+                wakers.into_iter().for_each(Waker::wake);
+            })
+        };
+        let (flag, waker) = Flag::new();
+        let mut cx = Context::from_waker(&waker);
+        let mut waiter = source.waiter(Direction::Read);
+        let first = waiter.poll_ready(&mut cx);
+        shutdown.join().unwrap();
+        match first {
+            Poll::Ready(result) => assert!(result.is_err(), "only shutdown makes it ready"),
+            Poll::Pending => {
+                assert!(flag.woken(), "shutdown missed a waiter");
+                assert!(matches!(waiter.poll_ready(&mut cx), Poll::Ready(Err(_))));
+            }
+        }
+    });
+}

@@ -1,0 +1,169 @@
+//! [`TcpListener`]: accepting TCP connections.
+
+use std::fmt;
+use std::io;
+use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::task::{Context, Poll};
+
+use super::sys;
+use super::tcp_inq;
+use super::TcpStream;
+use crate::readiness::Direction;
+use crate::{context, Async};
+
+/// A TCP socket server, listening for connections.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use futures_io::{AsyncRead, AsyncWrite};
+/// use weft_reactor::net::TcpListener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:8080").await?;
+/// loop {
+///     let (stream, peer) = listener.accept().await?;
+///     println!("connection from {peer}");
+///     // hand `stream` to a task ...
+/// #   drop(stream);
+/// }
+/// # }
+/// ```
+pub struct TcpListener {
+    inner: Async<net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (anything std's [`ToSocketAddrs`] accepts; the first
+    /// address that binds wins) and listens.
+    ///
+    /// Host names are resolved on the calling thread, as std does; pass an
+    /// IP address to avoid a DNS lookup.
+    ///
+    /// # Errors
+    ///
+    /// Fails as `std::net::TcpListener::bind` does (address in use, ...).
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a runtime (no current reactor).
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let handle = context::current();
+        let addrs = sys::resolve(addr)?;
+        let listener = sys::first_ok(addrs, net::TcpListener::bind)?;
+        // Accepted sockets inherit it (see `tcp_inq`).
+        tcp_inq::enable(listener.as_fd());
+        Ok(TcpListener {
+            inner: Async::with_handle(listener, &handle)?,
+        })
+    }
+
+    /// Wraps a std listener, making it non-blocking and registering it with
+    /// the current reactor.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the socket cannot be made non-blocking or registered.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a runtime (no current reactor).
+    #[track_caller]
+    pub fn from_std(listener: net::TcpListener) -> io::Result<TcpListener> {
+        tcp_inq::enable(listener.as_fd());
+        Ok(TcpListener {
+            inner: Async::new(listener)?,
+        })
+    }
+
+    /// Deregisters the listener and returns it (still non-blocking).
+    pub fn into_std(self) -> net::TcpListener {
+        self.inner.into_inner()
+    }
+
+    /// Waits for a connection and returns it with the peer's address. The
+    /// stream is registered with the listener's reactor.
+    ///
+    /// # Errors
+    ///
+    /// Fails as `accept4(2)` does (`EMFILE` when out of file descriptors,
+    /// ...), or once the runtime shut down. Errors concern one connection
+    /// attempt; the listener keeps working.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let accepted = self.inner.read_with(accept_nonblocking).await?;
+        self.finish_accept(accepted)
+    }
+
+    /// Polls for a connection, for code that implements its own futures
+    /// (only the last task to poll is woken).
+    ///
+    /// # Errors
+    ///
+    /// As for [`accept`](TcpListener::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.inner
+            .poll_io(cx, Direction::Read, accept_nonblocking, |_| false)
+            .map(|accepted| self.finish_accept(accepted?))
+    }
+
+    fn finish_accept(
+        &self,
+        (stream, peer): (net::TcpStream, Option<SocketAddr>),
+    ) -> io::Result<(TcpStream, SocketAddr)> {
+        let peer = match peer {
+            Some(peer) => peer,
+            None => stream.peer_addr()?,
+        };
+        let stream = TcpStream::from_nonblocking(stream, self.inner.handle())?;
+        Ok((stream, peer))
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+}
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: one syscall per
+/// connection, where std's `accept` would need a second to unblock it.
+fn accept_nonblocking(
+    listener: &net::TcpListener,
+) -> io::Result<(net::TcpStream, Option<SocketAddr>)> {
+    let (fd, addr) = rustix::net::acceptfrom_with(listener, sys::FLAGS)?;
+    let peer = addr.and_then(|a| SocketAddr::try_from(a).ok());
+    Ok((net::TcpStream::from(fd), peer))
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TcpListener")
+            .field(self.inner.get_ref())
+            .finish()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}

@@ -1,0 +1,376 @@
+//! [`TcpStream`]: a TCP connection.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::sys;
+use super::tcp_inq;
+use super::tcp_split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::readiness::Direction;
+use crate::sync::Arc;
+use crate::{context, Async, Handle};
+
+/// A TCP connection. Implements [`AsyncRead`] and [`AsyncWrite`] (also on
+/// `&TcpStream`, so one task can read while another writes; see also
+/// [`split`](TcpStream::split) and [`into_split`](TcpStream::into_split)).
+///
+/// Reads learn from the kernel whether they drained the socket (Linux's
+/// `TCP_INQ`, see `src/net/tcp_inq.rs`), so a reader never pays an extra
+/// read to hear `EAGAIN`; a short write is taken to mean the send buffer is
+/// full. Errors come back with the OS's kind:
+/// `ConnectionRefused`, `ConnectionReset`, `BrokenPipe`, ...
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use weft_reactor::net::TcpStream;
+///
+/// let stream = TcpStream::connect("127.0.0.1:8080").await?;
+/// stream.set_nodelay(true)?;
+/// stream.write_with(|s| std::io::Write::write(&mut &*s, b"hello")).await?;
+/// # Ok(()) }
+/// ```
+pub struct TcpStream {
+    inner: Async<net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each resolved address in turn until one
+    /// accepts. The connect itself never blocks the thread.
+    ///
+    /// Host names are resolved on the calling thread, as std does.
+    ///
+    /// # Errors
+    ///
+    /// The last address's error: `ConnectionRefused`, `TimedOut`,
+    /// `HostUnreachable`, ...
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a runtime (no current reactor).
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let handle = context::current();
+        let mut last = None;
+        for addr in sys::resolve(addr)? {
+            match TcpStream::connect_addr(addr, &handle).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::ErrorKind::InvalidInput.into()))
+    }
+
+    /// Non-blocking connect, wait for writability, check `SO_ERROR`.
+    async fn connect_addr(addr: SocketAddr, handle: &Handle) -> io::Result<TcpStream> {
+        let fd = sys::stream_socket(sys::family_of(&addr))?;
+        tcp_inq::enable(fd.as_fd());
+        // Registered before connecting: if the connect fails we drop the
+        // `Async`, which deregisters before the fd closes.
+        let inner = Async::new_nonblocking(net::TcpStream::from(fd), handle)?;
+        sys::start_connect(inner.get_ref(), &addr)?;
+        inner.write_with(|s| sys::finish_connect(s)).await?;
+        Ok(TcpStream { inner })
+    }
+
+    pub(crate) fn from_nonblocking(
+        stream: net::TcpStream,
+        handle: &Handle,
+    ) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            inner: Async::new_nonblocking(stream, handle)?,
+        })
+    }
+
+    /// Wraps a connected std stream, making it non-blocking and registering
+    /// it with the current reactor.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the socket cannot be made non-blocking or registered.
+    ///
+    /// # Panics
+    ///
+    /// Panics outside a runtime (no current reactor).
+    #[track_caller]
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        tcp_inq::enable(stream.as_fd());
+        Ok(TcpStream {
+            inner: Async::new(stream)?,
+        })
+    }
+
+    /// Deregisters the stream and returns it (still non-blocking).
+    pub fn into_std(self) -> net::TcpStream {
+        self.inner.into_inner()
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)` (`NotConnected` after the peer went away).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner.get_ref().nodelay()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get_ref().set_ttl(ttl)
+    }
+
+    /// Shuts down the read, write or both halves, as std does (not async).
+    /// After `Shutdown::Write` the peer reads end-of-file and may still send.
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)` (`NotConnected` if the peer already reset).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+
+    /// Receives data without removing it from the queue.
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)` with `MSG_PEEK`.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|s| s.peek(buf)).await
+    }
+
+    /// Waits until the stream is readable; see [`Async::readable`].
+    ///
+    /// # Errors
+    ///
+    /// Fails once the runtime shut down.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// Waits until the stream is writable; see [`Async::writable`].
+    ///
+    /// # Errors
+    ///
+    /// Fails once the runtime shut down.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.writable().await
+    }
+
+    /// Runs a non-blocking read-side operation on the std stream until it
+    /// stops saying `WouldBlock`; see [`Async::read_with`].
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns.
+    pub async fn read_with<R>(
+        &self,
+        op: impl FnMut(&net::TcpStream) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.inner.read_with(op).await
+    }
+
+    /// Runs a non-blocking write-side operation; see [`Async::write_with`].
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns.
+    pub async fn write_with<R>(
+        &self,
+        op: impl FnMut(&net::TcpStream) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.inner.write_with(op).await
+    }
+
+    /// Borrowed halves: one task may read through [`ReadHalf`] while another
+    /// writes through [`WriteHalf`]. A read event wakes only the reader, a
+    /// write event only the writer.
+    pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf::new(self), WriteHalf::new(self))
+    }
+
+    /// Owned halves, which may move to different tasks. Dropping the write
+    /// half shuts down the write direction (the peer reads end-of-file);
+    /// [`OwnedReadHalf::reunite`] puts the halves back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let stream = Arc::new(self);
+        (
+            OwnedReadHalf::new(stream.clone()),
+            OwnedWriteHalf::new(stream),
+        )
+    }
+
+    /// `AsyncRead`'s read: `recvmsg` with the `TCP_INQ` hint; the socket
+    /// counts as drained when the hint says nothing (not even a FIN) is left.
+    pub(crate) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.inner
+            .poll_io(
+                cx,
+                Direction::Read,
+                |s| tcp_inq::recv_vectored(s.as_fd(), bufs),
+                |&(_, inq)| inq == Some(0),
+            )
+            .map_ok(|(n, _)| n)
+    }
+
+    pub(crate) fn poll_write_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_vectored_stream(cx, bufs)
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TcpStream")
+            .field(self.inner.get_ref())
+            .finish()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl AsyncRead for &TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_priv(cx, &mut [IoSliceMut::new(buf)])
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_priv(cx, bufs)
+    }
+}
+
+impl AsyncWrite for &TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, bufs)
+    }
+
+    /// Nothing is buffered in user space: always ready.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the write direction: the peer reads end-of-file.
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read_vectored(cx, bufs)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_close(cx)
+    }
+}
