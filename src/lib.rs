@@ -52,10 +52,8 @@ use std::future::Future;
 
 /// Tasks: handles, errors, sets, yielding.
 pub mod task {
-    pub use weft_executor::task::{
-        yield_now, AbortHandle, Id, JoinError, JoinHandle, JoinSet,
-    };
     pub use crate::{spawn, spawn_blocking};
+    pub use weft_executor::task::{yield_now, AbortHandle, Id, JoinError, JoinHandle, JoinSet};
 }
 
 /// Timers: sleeping, deadlines, intervals.

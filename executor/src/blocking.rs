@@ -13,14 +13,14 @@
 //! threads (up to the `shutdown_timeout`, if one was given).
 
 use crate::sync::{Condvar, Mutex};
-/// std's `Arc`: the pool's reference count takes part in no protocol, and
-/// loom's `Arc` can neither hold a `dyn` nor be a method receiver.
-use std::sync::Arc;
 use crate::task::list::OwnedTasks;
 use crate::task::{self, JoinHandle, RawTask, Schedule};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+/// std's `Arc`: the pool's reference count takes part in no protocol, and
+/// loom's `Arc` can neither hold a `dyn` nor be a method receiver.
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,10 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
     type Output = R;
 
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
-        let f = self.0.take().expect("blocking task polled after completion");
+        let f = self
+            .0
+            .take()
+            .expect("blocking task polled after completion");
         // A blocking closure is not subject to the coop budget.
         Poll::Ready(crate::coop::with_unconstrained(f))
     }

@@ -31,19 +31,22 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// Thread-locals go through `sync::thread_local!`, which is loom's under
+// `cfg(loom)`, and loom's macro does not accept `const { .. }` initialisers.
+#![allow(clippy::missing_const_for_thread_local)]
 
 mod blocking;
 pub mod coop;
 pub mod driver;
 #[cfg(loom)]
 mod loom_deque;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod metrics;
 mod park_thread;
 mod runtime;
 mod scheduler;
 mod sync;
-#[cfg(all(test, loom))]
-mod loom_tests;
 pub mod task;
 
 pub use driver::Driver;

@@ -28,15 +28,15 @@ use crate::metrics::RuntimeMetrics;
 use crate::scheduler::{context, worker, Config, Shared};
 use crate::sync::deque::Worker;
 use crate::sync::{thread, Arc, Condvar, Mutex};
-/// Hooks and the blocking pool are shared with std's `Arc`: their reference
-/// counts take part in no protocol (and loom's `Arc` cannot hold a `dyn`).
-use std::sync::Arc as StdArc;
 use crate::task::JoinHandle;
 use crate::{coop, Driver};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
+/// Hooks and the blocking pool are shared with std's `Arc`: their reference
+/// counts take part in no protocol (and loom's `Arc` cannot hold a `dyn`).
+use std::sync::Arc as StdArc;
 use std::time::{Duration, Instant};
 
 /// Configures and builds an [`Executor`].

@@ -123,7 +123,9 @@ pub(crate) use imp::*;
 /// thread-name counters, metrics). They stay std's even under loom, because loom's
 /// atomics cannot live in a `static` and nothing here needs checking.
 pub(crate) mod unmodelled {
-    pub(crate) use std::sync::atomic::{AtomicU64, AtomicU64 as StaticAtomicU64, Ordering::Relaxed};
+    pub(crate) use std::sync::atomic::{
+        AtomicU64, AtomicU64 as StaticAtomicU64, Ordering::Relaxed,
+    };
 }
 
 pub(crate) use crossbeam_utils::CachePadded;

@@ -17,7 +17,9 @@ fn spawn_and_join_from_outside_and_inside() {
     let h = rt.spawn(async { 1 + 1 });
     assert_eq!(rt.block_on(h).unwrap(), 2);
     let out = rt.block_on(async {
-        let hs: Vec<_> = (0..1000u64).map(|i| Handle::current().spawn(async move { i })).collect();
+        let hs: Vec<_> = (0..1000u64)
+            .map(|i| Handle::current().spawn(async move { i }))
+            .collect();
         let mut sum = 0;
         for h in hs {
             sum += h.await.unwrap();
@@ -86,9 +88,7 @@ fn deep_chain_of_spawns() {
 #[test]
 fn panic_becomes_join_error_and_worker_survives() {
     let rt = rt(1);
-    let err = rt
-        .block_on(rt.spawn(async { panic!("boom") }))
-        .unwrap_err();
+    let err = rt.block_on(rt.spawn(async { panic!("boom") })).unwrap_err();
     assert!(err.is_panic());
     assert!(err.to_string().contains("boom"), "{err}");
     let payload = err.into_panic();
@@ -280,6 +280,8 @@ fn nested_block_on_panics() {
 fn block_on_inside_task_is_a_join_error_with_message() {
     let rt = rt(1);
     let h = rt.handle().clone();
-    let err = rt.block_on(rt.spawn(async move { h.block_on(async {}) })).unwrap_err();
+    let err = rt
+        .block_on(rt.spawn(async move { h.block_on(async {}) }))
+        .unwrap_err();
     assert!(err.to_string().contains("worker thread"), "{err}");
 }

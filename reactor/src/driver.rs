@@ -133,6 +133,7 @@ impl Driver {
 
     /// The event loop's counters so far.
     pub fn stats(&self) -> DriverStats {
+        // Relaxed: statistics only (see `DriverStats`).
         let get = |c: &AtomicUsize| c.load(Relaxed) as u64;
         DriverStats {
             turns: get(&self.stats.turns),
@@ -203,6 +204,7 @@ impl weft_executor::Driver for Driver {
     /// timer down.
     fn shutdown(&self) {
         let woken = self.handle.reactor().shutdown();
+        // Relaxed: statistics only.
         self.stats.wakes.fetch_add(woken, Relaxed);
         self.timer.shutdown();
     }

@@ -286,6 +286,7 @@ impl Source {
     /// next poll returns [`shutdown_error`]. Same shape as `set_ready`, so the
     /// same argument shows no waiter is missed.
     pub(crate) fn shutdown(&self, out: &mut Vec<Waker>) {
+        // D1 of the shutdown. AcqRel: see `state()`.
         let _ = self.state.fetch_update(AcqRel, Acquire, |bits| {
             Some(State::from_bits(bits).with_shutdown().bits())
         });

@@ -297,8 +297,8 @@ fn types_and_futures_are_send_and_sync() {
     send_sync::<weft_reactor::net::UdpSocket>();
     send_sync::<weft_reactor::net::UnixStream>();
     send_sync::<weft_reactor::net::UnixListener>();
-    send_sync::<weft_reactor::net::tcp_split::OwnedReadHalf>();
-    send_sync::<weft_reactor::net::tcp_split::OwnedWriteHalf>();
+    send_sync::<weft_reactor::net::tcp::OwnedReadHalf>();
+    send_sync::<weft_reactor::net::tcp::OwnedWriteHalf>();
 
     let rt = Rt::new();
     let _guard = context::enter(rt.handle());

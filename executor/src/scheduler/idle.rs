@@ -76,7 +76,10 @@ impl Idle {
         }
         self.state.fetch_add(1 | UNPARK_ONE, SeqCst);
         let index = sleepers.pop();
-        debug_assert!(index.is_some(), "num_unparked < num_workers with no sleeper");
+        debug_assert!(
+            index.is_some(),
+            "num_unparked < num_workers with no sleeper"
+        );
         index
     }
 

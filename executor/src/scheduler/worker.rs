@@ -55,8 +55,16 @@ pub(crate) struct Core {
 impl Core {
     /// Pushes a woken task locally; returns true if it went to the queue
     /// (where peers can steal it, so they may need a wakeup).
-    pub(crate) fn schedule_local(&mut self, shared: &Shared, task: Notified, use_lifo: bool) -> bool {
-        shared.remotes[self.index].metrics.local_schedule_count.add(1);
+    pub(crate) fn schedule_local(
+        &mut self,
+        shared: &Shared,
+        task: Notified,
+        use_lifo: bool,
+    ) -> bool {
+        shared.remotes[self.index]
+            .metrics
+            .local_schedule_count
+            .add(1);
         if use_lifo {
             match self.lifo_slot.replace(task) {
                 Some(prev) => {
@@ -118,7 +126,10 @@ impl Core {
                 if victim == self.index {
                     continue;
                 }
-                match shared.remotes[victim].stealer.steal_batch_and_pop(&self.local) {
+                match shared.remotes[victim]
+                    .stealer
+                    .steal_batch_and_pop(&self.local)
+                {
                     Steal::Success(task) => {
                         let metrics = &shared.remotes[self.index].metrics;
                         metrics.steal_operations.add(1);
@@ -293,7 +304,9 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         .add(core.busy_since.elapsed().as_nanos() as u64);
     metrics.park_count.add(1);
 
-    let is_last_searcher = shared.idle.transition_worker_to_parked(index, core.is_searching);
+    let is_last_searcher = shared
+        .idle
+        .transition_worker_to_parked(index, core.is_searching);
     core.is_searching = false;
     if is_last_searcher {
         shared.notify_if_work_pending();
@@ -305,7 +318,11 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         cx.parked.set(true);
         held_driver |= shared.remotes[index].parker.park(shared.driver.as_ref());
         cx.parked.set(false);
-        core = cx.core.borrow_mut().take().expect("worker core lost in park");
+        core = cx
+            .core
+            .borrow_mut()
+            .take()
+            .expect("worker core lost in park");
 
         if shared.is_shutdown() {
             return core;

@@ -92,10 +92,14 @@ pub(super) unsafe fn poll<T: Future, S: Schedule>(ptr: NonNull<Header>) {
 
 /// Drops the future in place and stores `output`. A panic from the future's
 /// destructor replaces the output with that panic.
-fn store_output<T: Future, S>(cell: &Cell<T, S>, output: Result<T::Output, JoinError>, raw: RawTask) {
-    // SAFETY (both closures): the caller holds RUNNING, so the stage is ours.
-    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
-        cell.core.set_stage(Stage::Consumed)
+fn store_output<T: Future, S>(
+    cell: &Cell<T, S>,
+    output: Result<T::Output, JoinError>,
+    raw: RawTask,
+) {
+    let dropped = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller holds RUNNING, so the stage is ours.
+        unsafe { cell.core.set_stage(Stage::Consumed) }
     }));
     let output = match dropped {
         Ok(()) => output,
@@ -108,9 +112,9 @@ fn store_output<T: Future, S>(cell: &Cell<T, S>, output: Result<T::Output, JoinE
 /// Drops the future (the caller holds RUNNING) and stores the cancellation.
 fn cancel_task<T: Future, S>(cell: &Cell<T, S>) {
     let id = cell.header.id;
-    // SAFETY: the caller holds RUNNING.
-    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
-        cell.core.set_stage(Stage::Consumed)
+    let dropped = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller holds RUNNING.
+        unsafe { cell.core.set_stage(Stage::Consumed) }
     }));
     let output = match dropped {
         Ok(()) => Err(JoinError::cancelled(id)),
@@ -155,7 +159,9 @@ pub(super) unsafe fn schedule<T: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: forwarded from the caller.
     let (raw, cell) = unsafe { (RawTask::from_raw(ptr), cell::<T, S>(ptr)) };
     // SAFETY: the caller's reference moves into the `Notified`.
-    cell.core.scheduler.schedule(unsafe { Notified::from_raw(raw) });
+    cell.core
+        .scheduler
+        .schedule(unsafe { Notified::from_raw(raw) });
 }
 
 /// # Safety
@@ -219,7 +225,11 @@ fn can_read_output<T: Future, S>(state: &State, cell: &Cell<T, S>, waker: &Waker
     }
 }
 
-fn set_join_waker<T: Future, S>(state: &State, cell: &Cell<T, S>, waker: Waker) -> Result<(), Snapshot> {
+fn set_join_waker<T: Future, S>(
+    state: &State,
+    cell: &Cell<T, S>,
+    waker: Waker,
+) -> Result<(), Snapshot> {
     // SAFETY: JOIN_WAKER is clear and the task has not completed, so the
     // slot belongs to the handle (us).
     unsafe { *cell.trailer.waker.get() = Some(waker) };
@@ -241,9 +251,9 @@ pub(super) unsafe fn drop_join_handle<T: Future, S: Schedule>(ptr: NonNull<Heade
     match raw.state().unset_join_interested() {
         Err(()) => {
             // Completed with our interest set: the output is ours to drop.
-            // SAFETY: see `complete`: the stage belongs to the handle.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                cell.core.set_stage(Stage::Consumed)
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: see `complete`: the stage belongs to the handle.
+                unsafe { cell.core.set_stage(Stage::Consumed) }
             }));
         }
         Ok(true) => {

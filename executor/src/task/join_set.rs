@@ -203,7 +203,8 @@ impl<T> JoinSet<T> {
             // from here on queues the index again.
             entry.waker.queued.store(false, Release);
             let waker = Waker::from(entry.waker.clone());
-            let polled = std::pin::Pin::new(&mut entry.handle).poll(&mut Context::from_waker(&waker));
+            let polled =
+                std::pin::Pin::new(&mut entry.handle).poll(&mut Context::from_waker(&waker));
             match polled {
                 Poll::Ready(res) => {
                     self.entries[index] = None;

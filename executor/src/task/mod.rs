@@ -37,8 +37,8 @@ pub use error::JoinError;
 pub use id::Id;
 pub use join::JoinHandle;
 pub use join_set::JoinSet;
-pub use yield_now::yield_now;
 pub(crate) use raw::RawTask;
+pub use yield_now::yield_now;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -136,7 +136,11 @@ impl<S: 'static> std::fmt::Debug for Notified<S> {
 
 /// Allocates a task. The caller must bind the `Task` to an owned list (or
 /// shut it down) and queue the `Notified`.
-pub(crate) fn new_task<T, S>(future: T, scheduler: S, id: Id) -> (Task<S>, Notified<S>, JoinHandle<T::Output>)
+pub(crate) fn new_task<T, S>(
+    future: T,
+    scheduler: S,
+    id: Id,
+) -> (Task<S>, Notified<S>, JoinHandle<T::Output>)
 where
     T: Future + Send + 'static,
     T::Output: Send + 'static,

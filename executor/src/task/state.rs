@@ -50,7 +50,7 @@ const REF_MASK: usize = !STATE_MASK;
 
 /// Three references (owned list, first `Notified`, `JoinHandle`), already
 /// notified because the spawner pushes it into a queue right away.
-const INITIAL: usize = 3 * REF_ONE | JOIN_INTEREST | NOTIFIED;
+const INITIAL: usize = (3 * REF_ONE) | JOIN_INTEREST | NOTIFIED;
 
 pub(crate) struct State {
     val: AtomicUsize,
@@ -412,7 +412,14 @@ mod tests {
 
     #[test]
     fn masks_are_disjoint() {
-        let bits = [RUNNING, COMPLETE, NOTIFIED, JOIN_INTEREST, JOIN_WAKER, CANCELLED];
+        let bits = [
+            RUNNING,
+            COMPLETE,
+            NOTIFIED,
+            JOIN_INTEREST,
+            JOIN_WAKER,
+            CANCELLED,
+        ];
         let mut seen = 0;
         for b in bits {
             assert_eq!(b.count_ones(), 1);

@@ -13,7 +13,7 @@
 mod sys;
 mod tcp_inq;
 mod tcp_listener;
-pub mod tcp_split;
+mod tcp_split;
 mod tcp_stream;
 mod udp;
 mod unix;
@@ -22,3 +22,8 @@ pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+
+/// The halves of a split [`TcpStream`] (tokio's `net::tcp`).
+pub mod tcp {
+    pub use super::tcp_split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
+}

@@ -262,9 +262,7 @@ impl Wheel {
         loop {
             let near = self.near_front_exact();
             match self.next_expiration() {
-                Some(exp)
-                    if exp.level == 0 && near.map_or(true, |d| exp.tick * NS_PER_TICK < d) =>
-                {
+                Some(exp) if exp.level == 0 && near.is_none_or(|d| exp.tick * NS_PER_TICK < d) => {
                     self.promote(exp);
                 }
                 Some(exp) => {
@@ -448,7 +446,7 @@ impl Wheel {
     /// until later, returns the unpark callback (once per wait).
     fn interrupt_wait(&mut self, deadline: u64) -> Option<Callback> {
         match self.wait {
-            Wait::Waiting { until } if until.map_or(true, |until| deadline < until) => {
+            Wait::Waiting { until } if until.is_none_or(|until| deadline < until) => {
                 self.wait = Wait::Interrupted;
                 self.unpark.clone()
             }
