@@ -13,7 +13,7 @@ use crate::handle::Handle;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use weft_executor::task::JoinHandle;
 use weft_executor::RuntimeMetrics;
@@ -156,22 +156,13 @@ impl Builder {
         let driver = Arc::new(weft_reactor::Driver::new(timer.clone())?);
         let reactor = driver.handle();
         let timer_handle = timer.handle();
-        // Blocking threads start after `build` returns; they enter the
-        // executor's context through this cell.
-        let exec_cell: Arc<OnceLock<weft_executor::Handle>> = Arc::new(OnceLock::new());
-
         let user_start = self.on_thread_start.clone();
-        let (r, t, cell) = (reactor.clone(), timer_handle.clone(), exec_cell.clone());
+        let (r, t) = (reactor.clone(), timer_handle.clone());
         self.exec.on_thread_start(move || {
+            // The executor enters its own context on the threads it starts
+            // (workers and blocking threads); we add the reactor and timer.
             weft_reactor::context::set_current(Some(r.clone()));
             weft_timer::context::set_current(Some(t.clone()));
-            if !weft_executor::is_worker_thread() {
-                if let Some(h) = cell.get() {
-                    // For the thread's whole life; the thread-local is
-                    // dropped when the thread exits.
-                    std::mem::forget(h.enter());
-                }
-            }
             if let Some(f) = &user_start {
                 f();
             }
@@ -186,7 +177,6 @@ impl Builder {
         });
         self.exec.driver(Box::new(SharedDriver(driver.clone())));
         let exec = self.exec.build()?;
-        let _ = exec_cell.set(exec.handle().clone());
         let handle = Handle {
             exec: exec.handle().clone(),
             reactor,

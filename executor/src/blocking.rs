@@ -55,7 +55,9 @@ impl Schedule for BlockingSchedule {
     }
 
     fn schedule(&self, task: task::Notified<Self>) {
-        self.0.push(task);
+        // Only reached by abort (a queued closure being cancelled): an idle
+        // thread picks it up; no new thread is needed for it.
+        self.0.push(task, None);
     }
 }
 
@@ -105,7 +107,9 @@ impl BlockingShared {
         })
     }
 
-    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F) -> JoinHandle<R>
+    /// `handle` is entered on the pool thread that runs `f` (so `Handle::current`
+    /// works there); the pool itself keeps no handle, which would be a cycle.
+    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F, handle: &crate::Handle) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -114,12 +118,12 @@ impl BlockingShared {
         let (task, notified, join) =
             task::new_task(BlockingTask(Some(f)), BlockingSchedule(self.clone()), id);
         if let Some(notified) = self.owned.bind(task, notified) {
-            self.push(notified);
+            self.push(notified, Some(handle));
         }
         join
     }
 
-    fn push(self: &Arc<Self>, task: task::Notified<BlockingSchedule>) {
+    fn push(self: &Arc<Self>, task: task::Notified<BlockingSchedule>, handle: Option<&crate::Handle>) {
         let mut state = self.state.lock();
         if state.shutdown {
             // The owned list is closed too; this reference is stale.
@@ -132,10 +136,10 @@ impl BlockingShared {
             state.num_notify += 1;
             drop(state);
             self.condvar.notify_one();
-        } else if state.num_threads < self.max_threads {
+        } else if let (true, Some(handle)) = (state.num_threads < self.max_threads, handle) {
             state.num_threads += 1;
             drop(state);
-            if let Err(e) = self.spawn_thread() {
+            if let Err(e) = self.spawn_thread(handle.clone()) {
                 // The OS refused: the closure waits for the next free thread,
                 // and the next spawn_blocking tries again.
                 let mut state = self.state.lock();
@@ -147,11 +151,14 @@ impl BlockingShared {
         }
     }
 
-    fn spawn_thread(self: &Arc<Self>) -> std::io::Result<()> {
+    fn spawn_thread(self: &Arc<Self>, handle: crate::Handle) -> std::io::Result<()> {
         let shared = self.clone();
         crate::sync::thread::Builder::new()
             .name((self.thread_name)())
-            .spawn(move || shared.run())
+            .spawn(move || {
+                let _enter = handle.enter();
+                shared.run();
+            })
             .map(drop)
     }
 

@@ -496,7 +496,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.blocking.spawn_blocking(f)
+        self.blocking.spawn_blocking(f, self)
     }
 
     /// Runs a future to completion on the current thread, with this
