@@ -26,6 +26,11 @@ use std::time::{Duration, Instant};
 
 pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
 
+crate::sync::thread_local! {
+    /// The pool this thread belongs to, if it is a blocking-pool thread.
+    static IN_POOL: std::cell::Cell<*const BlockingShared> = std::cell::Cell::new(std::ptr::null());
+}
+
 pub(crate) struct BlockingShared {
     state: Mutex<PoolState>,
     condvar: Condvar,
@@ -163,6 +168,7 @@ impl BlockingShared {
     }
 
     fn run(self: Arc<Self>) {
+        IN_POOL.with(|p| p.set(Arc::as_ptr(&self)));
         if let Some(hook) = &self.on_thread_start {
             hook();
         }
@@ -219,8 +225,14 @@ impl BlockingShared {
         drop(queued);
         self.owned.close_and_shutdown_all();
         let deadline = timeout.map(|t| Instant::now() + t);
+        // Shut down from one of our own threads (a `spawn_blocking` closure
+        // that drops the runtime): do not wait for ourselves.
+        let me = IN_POOL
+            .try_with(|p| std::ptr::eq(p.get(), self))
+            .unwrap_or(false);
+        let others = usize::from(me);
         let mut state = self.state.lock();
-        while state.num_threads > 0 {
+        while state.num_threads > others {
             match deadline {
                 None => state = self.condvar.wait(state),
                 Some(deadline) => {
