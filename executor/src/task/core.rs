@@ -81,12 +81,13 @@ mod tests {
 
     #[test]
     fn cell_of_an_idle_task_is_small() {
-        // An idle task parked on `pending()`: DESIGN's memory target is at
-        // most 128 bytes per task, and glibc's malloc adds 8 bytes and rounds
-        // to 16, so the cell must stay at or under 120 bytes.
+        // An idle task parked on `pending()`: the memory target is at most
+        // 128 bytes per task (RSS), and glibc's malloc adds 8 bytes and
+        // rounds to 16: at 104 bytes the cell takes a 112-byte chunk,
+        // leaving room for the allocator's and the list's overheads.
         type Pending = std::future::Pending<()>;
         let size = std::mem::size_of::<Cell<Pending, std::sync::Arc<()>>>();
         println!("task cell: {size} bytes");
-        assert!(size <= 120, "task cell grew to {size} bytes");
+        assert!(size <= 104, "task cell grew to {size} bytes");
     }
 }

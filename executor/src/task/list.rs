@@ -77,7 +77,6 @@ impl<S: 'static> OwnedTasks<S> {
             let links = &mut *raw.header().links.get();
             links.prev = None;
             links.next = shard.head;
-            links.linked = true;
             if let Some(head) = shard.head {
                 (*head.as_ref().links.get()).prev = Some(ptr);
             }
@@ -138,7 +137,8 @@ unsafe fn unlink(shard: &mut Shard, ptr: NonNull<Header>) -> bool {
     // SAFETY: guaranteed by the caller.
     unsafe {
         let links = &mut *ptr.as_ref().links.get();
-        if !links.linked {
+        let linked = links.prev.is_some() || shard.head == Some(ptr);
+        if !linked {
             return false;
         }
         match links.prev {
@@ -150,7 +150,6 @@ unsafe fn unlink(shard: &mut Shard, ptr: NonNull<Header>) -> bool {
         }
         links.prev = None;
         links.next = None;
-        links.linked = false;
     }
     shard.len -= 1;
     true

@@ -38,11 +38,13 @@ pub(crate) struct Header {
     pub(crate) links: UnsafeCell<Links>,
 }
 
+/// A task is in its shard's list if `prev` is set, or if it is the
+/// shard's head (the head has no `prev`). No flag: every byte of the cell
+/// counts toward the per-task memory (see `core.rs`'s size test).
 #[derive(Default)]
 pub(crate) struct Links {
     pub(crate) prev: Option<NonNull<Header>>,
     pub(crate) next: Option<NonNull<Header>>,
-    pub(crate) linked: bool,
 }
 
 // SAFETY: the header is shared between threads by design: `state` is atomic,
