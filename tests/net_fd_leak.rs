@@ -32,7 +32,10 @@ fn runtime_and_sockets_close_every_fd() {
             }
             server.await.unwrap();
             // Refused connects, UDP, and a task left pending on a socket.
-            let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+            let dead = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
             assert!(weft::net::TcpStream::connect(dead).await.is_err());
             let u = weft::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             weft::spawn(async move {

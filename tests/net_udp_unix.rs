@@ -72,7 +72,9 @@ fn unix_stream_echo_and_half_close() {
 fn unix_connect_to_missing_path_fails_cleanly() {
     let rt = rt();
     rt.block_on(async {
-        let err = UnixStream::connect("/nonexistent/weft/socket").await.unwrap_err();
+        let err = UnixStream::connect("/nonexistent/weft/socket")
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     });
 }

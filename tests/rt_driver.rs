@@ -36,7 +36,10 @@ fn timer_fires_while_the_driver_owner_spins() {
         });
         let took = sleeper.await.unwrap();
         assert!(took >= Duration::from_millis(40));
-        assert!(took < Duration::from_millis(750), "40 ms sleep took {took:?} beside a spinning task");
+        assert!(
+            took < Duration::from_millis(750),
+            "40 ms sleep took {took:?} beside a spinning task"
+        );
         spinner.await.unwrap();
     });
 }
@@ -63,7 +66,10 @@ fn timers_keep_firing_across_repeated_spins() {
         let took = start.elapsed();
         stop.store(true, SeqCst);
         spinner.await.unwrap();
-        assert!(took < Duration::from_secs(1), "20 x 5 ms sleeps took {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "20 x 5 ms sleeps took {took:?}"
+        );
     });
 }
 
@@ -100,7 +106,10 @@ fn socket_io_progresses_while_another_task_spins() {
         })
         .await
         .unwrap();
-        assert!(took < Duration::from_millis(750), "50 round trips took {took:?} beside a spinning task");
+        assert!(
+            took < Duration::from_millis(750),
+            "50 round trips took {took:?} beside a spinning task"
+        );
         server.await.unwrap();
         spinner.await.unwrap();
     });

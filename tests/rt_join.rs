@@ -55,7 +55,10 @@ fn abort_handle_outlives_join_handle() {
     abort.abort();
     let deadline = Instant::now() + Duration::from_secs(5);
     while !dropped.load(SeqCst) {
-        assert!(Instant::now() < deadline, "aborted future was never dropped");
+        assert!(
+            Instant::now() < deadline,
+            "aborted future was never dropped"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     assert!(abort.is_finished());
@@ -181,7 +184,11 @@ fn join_set_drop_aborts_members() {
 
 #[test]
 fn spawn_blocking_result_and_pool_threads() {
-    let rt = Runtime::builder().worker_threads(1).max_blocking_threads(4).build().unwrap();
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .build()
+        .unwrap();
     let v = rt.block_on(async {
         let hs: Vec<_> = (0..16)
             .map(|i| {

@@ -34,7 +34,10 @@ fn counts_spawns_polls_parks_and_alive_tasks() {
     let busy: Duration = (0..2).map(|i| m.worker_total_busy_duration(i)).sum();
     assert!(busy > Duration::ZERO);
     assert_eq!(m.global_queue_depth(), 0);
-    assert_eq!(m.worker_local_queue_depth(0) + m.worker_local_queue_depth(1), 0);
+    assert_eq!(
+        m.worker_local_queue_depth(0) + m.worker_local_queue_depth(1),
+        0
+    );
 }
 
 #[test]
@@ -67,7 +70,10 @@ fn stealing_shows_up_per_worker() {
     assert!(p0 > 100 && p1 > 100, "polls per worker: {p0} / {p1}");
     let ops: u64 = (0..2).map(|i| m.worker_steal_operations(i)).sum();
     let stolen: u64 = (0..2).map(|i| m.worker_steal_count(i)).sum();
-    assert!(stolen >= ops, "each steal operation takes at least one task");
+    assert!(
+        stolen >= ops,
+        "each steal operation takes at least one task"
+    );
 }
 
 #[test]
@@ -84,7 +90,10 @@ fn blocking_pool_metrics() {
     // The idle thread leaves after its keep-alive.
     let deadline = Instant::now() + Duration::from_secs(5);
     while m.num_blocking_threads() != 0 {
-        assert!(Instant::now() < deadline, "idle blocking thread never exited");
+        assert!(
+            Instant::now() < deadline,
+            "idle blocking thread never exited"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(m.blocking_queue_depth(), 0);

@@ -11,7 +11,9 @@ fn rt(workers: usize) -> Runtime {
 #[test]
 fn panic_in_task_becomes_join_error_with_payload() {
     let rt = rt(1);
-    let err = rt.block_on(rt.spawn(async { panic!("task exploded") })).unwrap_err();
+    let err = rt
+        .block_on(rt.spawn(async { panic!("task exploded") }))
+        .unwrap_err();
     assert!(err.is_panic());
     assert!(format!("{err}").contains("task exploded"));
     let payload = err.into_panic();
@@ -63,7 +65,9 @@ fn panic_in_drop_of_cancelled_future_is_reported() {
 #[test]
 fn panic_in_spawn_blocking_is_a_join_error() {
     let rt = rt(1);
-    let err = rt.block_on(rt.spawn_blocking(|| panic!("blocking"))).unwrap_err();
+    let err = rt
+        .block_on(rt.spawn_blocking(|| panic!("blocking")))
+        .unwrap_err();
     assert!(err.is_panic());
 }
 
@@ -75,7 +79,10 @@ fn block_on_inside_task_panics_with_explanation() {
         .block_on(rt.spawn(async move { handle.block_on(async {}) }))
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("worker thread") && msg.contains(".await"), "{msg}");
+    assert!(
+        msg.contains("worker thread") && msg.contains(".await"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -93,7 +100,10 @@ fn dropping_runtime_inside_task_panics_instead_of_deadlocking() {
     let err = outer
         .block_on(outer.spawn(async move { drop(inner) }))
         .unwrap_err();
-    assert!(err.to_string().contains("inside an asynchronous task"), "{err}");
+    assert!(
+        err.to_string().contains("inside an asynchronous task"),
+        "{err}"
+    );
 }
 
 #[test]

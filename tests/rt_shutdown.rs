@@ -74,7 +74,11 @@ fn shutdown_timeout_returns_as_soon_as_drained() {
     std::thread::sleep(Duration::from_millis(20));
     let t = Instant::now();
     rt.shutdown_timeout(Duration::from_secs(30));
-    assert!(t.elapsed() < Duration::from_secs(10), "waited {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "waited {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -89,7 +93,11 @@ fn shutdown_timeout_gives_up_on_a_stuck_task() {
     rx.recv().unwrap();
     let t = Instant::now();
     rt.shutdown_timeout(Duration::from_millis(100));
-    assert!(t.elapsed() < Duration::from_secs(2), "waited {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "waited {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -166,7 +174,11 @@ fn spawns_racing_shutdown_never_leak_or_hang() {
         // Every future was dropped once: run, cancelled, or refused.
         let deadline = Instant::now() + Duration::from_secs(5);
         while dropped.load(SeqCst) < n {
-            assert!(Instant::now() < deadline, "{} of {n} dropped", dropped.load(SeqCst));
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} dropped",
+                dropped.load(SeqCst)
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(dropped.load(SeqCst), n);
@@ -175,7 +187,11 @@ fn spawns_racing_shutdown_never_leak_or_hang() {
 
 #[test]
 fn blocking_tasks_not_started_are_cancelled_at_shutdown() {
-    let rt = Runtime::builder().worker_threads(1).max_blocking_threads(1).build().unwrap();
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
     let first = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(200)));
     let queued = rt.spawn_blocking(|| 5);
     std::thread::sleep(Duration::from_millis(20));

@@ -96,7 +96,8 @@ fn sleep_created_in_runtime_polled_on_another_thread() {
     // A plain thread with its own minimal executor: the runtime's driver
     // still fires the timer and wakes it.
     std::thread::spawn(move || {
-        let waker = std::task::Waker::from(std::sync::Arc::new(ThreadWaker(std::thread::current())));
+        let waker =
+            std::task::Waker::from(std::sync::Arc::new(ThreadWaker(std::thread::current())));
         let mut cx = std::task::Context::from_waker(&waker);
         let mut sleep = Box::pin(sleep);
         while sleep.as_mut().poll(&mut cx).is_pending() {
@@ -120,5 +121,5 @@ use std::future::Future;
 #[test]
 #[should_panic(expected = "inside a weft runtime")]
 fn sleep_outside_runtime_panics_with_advice() {
-    let _ = weft::time::sleep(Duration::from_millis(1));
+    drop(weft::time::sleep(Duration::from_millis(1)));
 }

@@ -26,7 +26,10 @@ fn timeout_elapses_and_reports_elapsed() {
 fn timeout_passes_through_when_the_future_wins() {
     let rt = rt();
     rt.block_on(async {
-        assert_eq!(timeout(Duration::from_secs(10), async { 5 }).await.unwrap(), 5);
+        assert_eq!(
+            timeout(Duration::from_secs(10), async { 5 }).await.unwrap(),
+            5
+        );
         let slow_ok = timeout(
             Duration::from_secs(10),
             weft::time::sleep(Duration::from_millis(5)),
@@ -61,11 +64,15 @@ fn interval_burst_catches_up_after_a_stall() {
         iv.set_missed_tick_behavior(MissedTickBehavior::Burst);
         iv.tick().await;
         std::thread::sleep(Duration::from_millis(55)); // stall this task
-        // Five missed ticks come back to back.
+                                                       // Five missed ticks come back to back.
         let start = Instant::now();
         for _ in 0..5 {
             iv.tick().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(10), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "{:?}",
+            start.elapsed()
+        );
     });
 }
