@@ -114,7 +114,11 @@ impl BlockingShared {
 
     /// `handle` is entered on the pool thread that runs `f` (so `Handle::current`
     /// works there); the pool itself keeps no handle, which would be a cycle.
-    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F, handle: &crate::Handle) -> JoinHandle<R>
+    pub(crate) fn spawn_blocking<F, R>(
+        self: &Arc<Self>,
+        f: F,
+        handle: &crate::Handle,
+    ) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -128,7 +132,11 @@ impl BlockingShared {
         join
     }
 
-    fn push(self: &Arc<Self>, task: task::Notified<BlockingSchedule>, handle: Option<&crate::Handle>) {
+    fn push(
+        self: &Arc<Self>,
+        task: task::Notified<BlockingSchedule>,
+        handle: Option<&crate::Handle>,
+    ) {
         let mut state = self.state.lock();
         if state.shutdown {
             // The owned list is closed too; this reference is stale.
