@@ -41,7 +41,11 @@ impl hyper::rt::Read for HyperIo {
 }
 
 impl hyper::rt::Write for HyperIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
@@ -67,7 +71,9 @@ impl hyper::rt::Write for HyperIo {
 }
 
 async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"Hello from weft\n"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello from weft\n",
+    ))))
 }
 
 /// Serves HTTP/1.1 on `listener`, one task per connection, until `max`
@@ -156,7 +162,10 @@ fn main() -> io::Result<()> {
     let rt = weft::Runtime::new()?;
     rt.block_on(async move {
         let listener = weft::net::TcpListener::bind(addr.as_str()).await?;
-        println!("serving http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
+        println!(
+            "serving http://{}/ (Ctrl-C to stop)",
+            listener.local_addr()?
+        );
         serve(listener, None).await
     })
 }
