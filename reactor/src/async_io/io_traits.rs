@@ -20,7 +20,10 @@ impl<T: AsFd> Async<T>
 where
     for<'a> &'a T: Write,
 {
-    /// `writev(2)` through std's `write_vectored` on sockets.
+    /// `send(2)` / `sendmsg(2)` with `MSG_NOSIGNAL` on Linux, so a write to
+    /// a peer that is gone is an `EPIPE` error, never a `SIGPIPE` that kills
+    /// a host process which does not ignore the signal (std's `write` on a
+    /// `TcpStream` does the same; its `write_vectored` is a plain `writev`).
     pub(crate) fn poll_write_vectored_stream(
         &self,
         cx: &mut Context<'_>,
@@ -33,13 +36,49 @@ where
         self.poll_io(
             cx,
             Direction::Write,
-            |mut io| io.write_vectored(bufs),
+            |io| send_no_signal(io, bufs),
             // Fewer bytes than offered: the send buffer is full. Unlike a
             // read there is nothing "queued behind" that could go unnoticed:
             // any freed space is a new edge.
             |&n| n > 0 && n < len,
         )
     }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn send_no_signal<T: AsFd>(io: &T, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+where
+    for<'a> &'a T: Write,
+{
+    use rustix::net::{send, sendmsg, SendAncillaryBuffer, SendFlags};
+    let fd = io.as_fd();
+    let res = match bufs {
+        [one] => send(fd, one, SendFlags::NOSIGNAL),
+        _ => sendmsg(
+            fd,
+            bufs,
+            &mut SendAncillaryBuffer::default(),
+            SendFlags::NOSIGNAL,
+        ),
+    };
+    match res {
+        Ok(n) => Ok(n),
+        // Not a socket after all (a pipe wrapped as a stream): plain writev.
+        Err(rustix::io::Errno::NOTSOCK) => {
+            let mut io = io;
+            io.write_vectored(bufs)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn send_no_signal<T: AsFd>(io: &T, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+where
+    for<'a> &'a T: Write,
+{
+    let mut io = io;
+    io.write_vectored(bufs)
 }
 
 impl<T: AsFd + Read> AsyncRead for Async<T> {
