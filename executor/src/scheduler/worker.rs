@@ -277,10 +277,18 @@ fn poll_driver_and_wake_deferred(cx: &WorkerContext, core: Box<Core>) -> Box<Cor
     shared.remotes[cx.index]
         .parker
         .poll_driver(shared.driver.as_ref());
-    let deferred = std::mem::take(&mut *cx.deferred.borrow_mut());
-    for waker in deferred {
+    // Take the list out (wakes below may not borrow it), wake, and put the
+    // emptied list back so its capacity is reused: yielding tasks come in
+    // waves, and reallocating the buffer every wave showed up in profiles.
+    let mut deferred = std::mem::take(&mut *cx.deferred.borrow_mut());
+    for waker in deferred.drain(..) {
         waker.wake();
     }
+    let mut slot = cx.deferred.borrow_mut();
+    if slot.is_empty() {
+        *slot = deferred;
+    }
+    drop(slot);
     cx.parked.set(false);
     let core = cx.core.borrow_mut().take().expect("worker core lost");
     if core.local.len() > 1 {
