@@ -6,7 +6,6 @@ use super::worker::Core;
 use super::Shared;
 use crate::sync::Arc;
 use std::cell::{Cell, RefCell};
-use std::task::Waker;
 
 pub(crate) struct WorkerContext {
     pub(crate) shared: Arc<Shared>,
@@ -19,8 +18,6 @@ pub(crate) struct WorkerContext {
     /// True while the worker is parked: wakes then push locally without
     /// notifying peers (the worker itself handles it when park returns).
     pub(crate) parked: Cell<bool>,
-    /// Tasks that called `yield_now`: woken after the next driver poll.
-    pub(crate) deferred: RefCell<Vec<Waker>>,
 }
 
 crate::sync::thread_local! {
@@ -53,16 +50,4 @@ pub(crate) fn with<R>(f: impl FnOnce(Option<&WorkerContext>) -> R) -> R {
 /// Whether the current thread is a worker of any weft runtime.
 pub(crate) fn is_worker_thread() -> bool {
     with(|cx| cx.is_some())
-}
-
-/// `yield_now` support: park the waker until after the next driver poll if
-/// this is a worker that is polling a task; returns false otherwise.
-pub(crate) fn defer(waker: &Waker) -> bool {
-    with(|cx| match cx {
-        Some(cx) if cx.polling.get() => {
-            cx.deferred.borrow_mut().push(waker.clone());
-            true
-        }
-        _ => false,
-    })
 }

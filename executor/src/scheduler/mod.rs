@@ -9,7 +9,9 @@
 //! Where a woken task goes:
 //! - woken on one of our workers while it polls a task: the LIFO slot (its
 //!   previous occupant goes to the back of the local queue);
-//! - woken on one of our workers otherwise, or yielding: the local queue;
+//! - woken by itself during its own poll (yielding): a per-worker deferred
+//!   list, moved to the back of the local queue after the next driver poll;
+//! - woken on one of our workers otherwise: the local queue;
 //! - woken anywhere else: the injector (global queue), then a parked worker
 //!   is notified.
 //!
@@ -136,6 +138,14 @@ impl Shared {
             let Some(core) = core.as_mut() else {
                 return Some(task);
             };
+            if is_yield && cx.polling.get() {
+                // A task that woke itself during its poll (`yield_now`, the
+                // coop budget, a message to itself) waits until after the
+                // next driver poll: a yield loop cannot starve I/O. Thread-
+                // local until then, so no peer needs telling.
+                core.deferred.push(task);
+                return None;
+            }
             let use_lifo = !is_yield && cx.polling.get() && core.lifo_enabled;
             let pushed_to_queue = core.schedule_local(this, task, use_lifo);
             if pushed_to_queue && !cx.parked.get() {

@@ -47,6 +47,8 @@ pub(crate) struct Core {
     pub(crate) local: Worker<Notified>,
     pub(crate) lifo_slot: Option<Notified>,
     pub(crate) lifo_enabled: bool,
+    /// Tasks that yielded during this worker's polls; see `schedule_task`.
+    pub(crate) deferred: Vec<Notified>,
     is_searching: bool,
     rand: FastRand,
     busy_since: Instant,
@@ -174,7 +176,6 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
         core: RefCell::new(None),
         polling: Cell::new(false),
         parked: Cell::new(false),
-        deferred: RefCell::new(Vec::new()),
     };
     let core = Box::new(Core {
         index,
@@ -182,6 +183,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
         local,
         lifo_slot: None,
         lifo_enabled: shared.config.lifo_enabled,
+        deferred: Vec::new(),
         is_searching: false,
         rand: FastRand::new(index as u64),
         busy_since: Instant::now(),
@@ -268,7 +270,7 @@ fn maintenance(cx: &WorkerContext, core: Box<Core>) -> Box<Core> {
     poll_driver_and_wake_deferred(cx, core)
 }
 
-/// Non-blocking driver turn (if the driver is free), then wake the tasks
+/// Non-blocking driver turn (if the driver is free), then queue the tasks
 /// that yielded: `yield_now` resumes after the next driver poll.
 fn poll_driver_and_wake_deferred(cx: &WorkerContext, core: Box<Core>) -> Box<Core> {
     let shared = &cx.shared;
@@ -277,20 +279,16 @@ fn poll_driver_and_wake_deferred(cx: &WorkerContext, core: Box<Core>) -> Box<Cor
     shared.remotes[cx.index]
         .parker
         .poll_driver(shared.driver.as_ref());
-    // Take the list out (wakes below may not borrow it), wake, and put the
-    // emptied list back so its capacity is reused: yielding tasks come in
-    // waves, and reallocating the buffer every wave showed up in profiles.
-    let mut deferred = std::mem::take(&mut *cx.deferred.borrow_mut());
-    for waker in deferred.drain(..) {
-        waker.wake();
-    }
-    let mut slot = cx.deferred.borrow_mut();
-    if slot.is_empty() {
-        *slot = deferred;
-    }
-    drop(slot);
     cx.parked.set(false);
-    let core = cx.core.borrow_mut().take().expect("worker core lost");
+    let mut core = cx.core.borrow_mut().take().expect("worker core lost");
+    // Behind whatever the driver just woke. `mem::take` and back keeps the
+    // list's capacity: yielders come in waves, and regrowing the buffer
+    // every wave showed up in profiles.
+    let mut deferred = std::mem::take(&mut core.deferred);
+    for task in deferred.drain(..) {
+        core.push_local(shared, task);
+    }
+    core.deferred = deferred;
     if core.local.len() > 1 {
         shared.notify_parked();
     }
@@ -300,7 +298,7 @@ fn poll_driver_and_wake_deferred(cx: &WorkerContext, core: Box<Core>) -> Box<Cor
 fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
     let shared = &*cx.shared;
     let index = cx.index;
-    if !cx.deferred.borrow().is_empty() {
+    if !core.deferred.is_empty() {
         return poll_driver_and_wake_deferred(cx, core);
     }
     if core.has_work() {
@@ -360,12 +358,12 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
     core
 }
 
-fn shutdown_core(cx: &WorkerContext, mut core: Box<Core>) {
+fn shutdown_core(_cx: &WorkerContext, mut core: Box<Core>) {
     drop(core.lifo_slot.take());
+    core.deferred.clear();
     while let Some(task) = core.local.pop() {
         drop(task);
     }
-    cx.deferred.borrow_mut().clear();
     drop(core);
 }
 

@@ -28,9 +28,10 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        if !crate::scheduler::context::defer(cx.waker()) {
-            cx.waker().wake_by_ref();
-        }
+        // On a worker, a task that wakes itself during its poll goes to the
+        // worker's deferred list and runs after the next driver poll (see
+        // `Shared::schedule_task`); elsewhere it is simply woken again.
+        cx.waker().wake_by_ref();
         Poll::Pending
     }
 }
