@@ -248,8 +248,14 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
                     // the next tick so a ping-pong pair cannot hog it.
                     core.lifo_enabled = false;
                     core.push_local(shared, next);
+                    // If it is the only queued task, this worker pops it
+                    // next: waking a peer to steal it would cost a futex
+                    // wake and a cache-cold run elsewhere for nothing.
+                    let others_needed = core.local.len() > 1;
                     drop(slot);
-                    shared.notify_parked();
+                    if others_needed {
+                        shared.notify_parked();
+                    }
                     break;
                 }
                 next
