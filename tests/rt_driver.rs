@@ -8,6 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::Runtime;
 
+/// These tests time a sleep beside a spinning task; run them one at a time
+/// so that three spinners do not compete for two cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn spin_for(d: Duration, running: &AtomicBool) {
     running.store(true, SeqCst);
     let end = Instant::now() + d;
@@ -18,6 +26,7 @@ fn spin_for(d: Duration, running: &AtomicBool) {
 
 #[test]
 fn timer_fires_while_the_driver_owner_spins() {
+    let _serial = serial();
     // Both tasks park on timers first, so both workers go idle: one blocks
     // in the driver, the other on its condvar. The spinner's timer fires
     // first, on the driver owner, which then runs the spinner itself. Only
@@ -46,6 +55,7 @@ fn timer_fires_while_the_driver_owner_spins() {
 
 #[test]
 fn timers_keep_firing_across_repeated_spins() {
+    let _serial = serial();
     // The spinner keeps grabbing the worker that just served the driver;
     // each time, the driver must move to the other worker.
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
@@ -75,6 +85,7 @@ fn timers_keep_firing_across_repeated_spins() {
 
 #[test]
 fn socket_io_progresses_while_another_task_spins() {
+    let _serial = serial();
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     rt.block_on(async {
         let l = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
