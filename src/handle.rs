@@ -121,13 +121,7 @@ impl Handle {
     /// On a worker thread, or inside another `block_on` on this thread.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        if weft_executor::is_worker_thread() {
-            panic!(
-                "`block_on` was called on a weft worker thread (from inside an async task): \
-                 it would block the thread that runs the tasks it waits for. \
-                 Use `.await` instead, or run the blocking code in `spawn_blocking`"
-            );
-        }
+        // The executor's `block_on` refuses worker threads and nesting.
         let _reactor = weft_reactor::context::enter(self.reactor.clone());
         let _timer = weft_timer::context::enter(self.timer.clone());
         self.exec.block_on(future)
