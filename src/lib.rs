@@ -124,3 +124,9 @@ where
         ),
     }
 }
+
+/// The README's Rust example is compiled and run as a doctest, so it
+/// cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
