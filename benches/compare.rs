@@ -387,6 +387,7 @@ fn main() {
     );
 
     let mut table = Vec::new();
+    let mut round_speedup: Option<[f64; 3]> = None;
     let mut raw = String::from("workload,workers,runtime,sample,seconds\n");
     let mut details = String::from("workload,runtime,metric,median\n");
     let chosen: Vec<&Workload> = WORKLOADS
@@ -425,6 +426,32 @@ fn main() {
             }
         }
         drop(trios);
+
+        // fork_join at 1 and at N workers ran in the same rounds: the median
+        // of the per-round ratios cancels the machine's slow drifts (a busy
+        // neighbour for a few seconds), which the ratio of the two medians
+        // does not.
+        if group.len() == 2 && group[0].group == "fork_join" {
+            let (one, many) = if group[0].name == "fork_join_1w" {
+                (0, 1)
+            } else {
+                (1, 0)
+            };
+            let mut per_round = [0.0; 3];
+            for (which, slot) in per_round.iter_mut().enumerate() {
+                let ratios: Vec<f64> = got[one][which]
+                    .iter()
+                    .zip(&got[many][which])
+                    .map(|(a, b)| a.secs / b.secs)
+                    .collect();
+                *slot = if ratios.is_empty() {
+                    f64::NAN
+                } else {
+                    median(&ratios)
+                };
+            }
+            round_speedup = Some(per_round);
+        }
 
         for (w, got) in group.iter().zip(&got) {
             let n_workers = w.workers.unwrap_or(workers);
@@ -506,6 +533,13 @@ fn main() {
             one.3[0] / many.3[0],
             one.3[1] / many.3[1],
             one.3[2] / many.3[2]
+        );
+    }
+    if let Some(r) = round_speedup {
+        let _ = writeln!(
+            out,
+            "fork_join speedup, median of per-round ratios: weft {:.2}, tokio {:.2}, async-executor {:.2}",
+            r[0], r[1], r[2]
         );
     }
     print!("{out}");
