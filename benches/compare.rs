@@ -35,7 +35,7 @@ mod common;
 
 use common::{
     env_or, fib_par, fmt_secs, median, name_filter, quantile, quick, write_result, AsyncExecutor,
-    Owned, Rt, Tokio, Weft,
+    Owned, Rt, Tokio, Weft, FIB_CUTOFF, FIB_N, FIB_RESULT,
 };
 use futures_channel::oneshot;
 use std::fmt::Write as _;
@@ -56,13 +56,6 @@ const TIMEOUTS: usize = 100_000;
 const TCP_CLIENTS: usize = 64;
 const TCP_ROUNDS: usize = 2_000;
 const TCP_MSG: usize = 64;
-/// fib(38) is about 126 million calls: about 90 ms on one core here, long
-/// enough that waking the second worker is noise (fib(35) took 20 ms);
-/// spawning above the cutoff gives about 2,600 tasks, enough for stealing
-/// to balance.
-const FIB_N: u32 = 38;
-const FIB_CUTOFF: u32 = 22;
-const FIB_RESULT: u64 = 39_088_169;
 
 /// What one run of a workload measured.
 #[derive(Clone, Default)]

@@ -33,14 +33,11 @@ mod common;
 
 use common::{
     env_or, fib_par, fib_seq, fmt_secs, median, quick, write_result, AsyncExecutor, Owned, Rt,
-    Tokio, Weft,
+    Tokio, Weft, FIB_CUTOFF, FIB_N, FIB_RESULT,
 };
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-const FIB_N: u32 = 38;
-const FIB_CUTOFF: u32 = 22;
-const FIB_RESULT: u64 = 39_088_169;
 const MIXED_PARENTS: usize = 64;
 const MIXED_CHILDREN: usize = 200;
 const MIXED_WORK: u32 = 18;

@@ -455,6 +455,14 @@ where
 
 // ----------------------------------------------------------- fork-join --
 
+/// The fork_join workload, shared by `compare` and `scaling`: fib(38) is
+/// about 126 million calls, about 90 ms on one core here, long enough that
+/// waking the second worker is noise (fib(35) took 20 ms); spawning above
+/// the cutoff gives about 2,600 tasks, enough for stealing to balance.
+pub const FIB_N: u32 = 38;
+pub const FIB_CUTOFF: u32 = 22;
+pub const FIB_RESULT: u64 = 39_088_169;
+
 /// Plain recursive Fibonacci: the unit of CPU work.
 pub fn fib_seq(n: u32) -> u64 {
     if n < 2 {
