@@ -33,6 +33,7 @@ crate::sync::thread_local! {
 
 pub(crate) struct BlockingShared {
     state: Mutex<PoolState>,
+    alive: Arc<AliveThreads>,
     condvar: Condvar,
     owned: OwnedTasks<BlockingSchedule>,
     max_threads: usize,
@@ -49,6 +50,28 @@ struct PoolState {
     /// Wakeups sent to idle threads and not yet consumed.
     num_notify: usize,
     shutdown: bool,
+}
+
+/// Pool threads that have not finished exiting. Separate from the pool (which
+/// holds the hooks, and through them the reactor): a thread leaves this count
+/// only after it dropped the pool and its runtime handle, so `shutdown`
+/// returns only once no pool thread keeps the runtime's file descriptors open.
+#[derive(Default)]
+struct AliveThreads {
+    count: Mutex<usize>,
+    condvar: Condvar,
+}
+
+impl AliveThreads {
+    fn exited(&self) {
+        let mut count = self.count.lock();
+        *count -= 1;
+        let last = *count == 0;
+        drop(count);
+        if last {
+            self.condvar.notify_all();
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -103,6 +126,7 @@ impl BlockingShared {
                 shutdown: false,
             }),
             condvar: Condvar::new(),
+            alive: Arc::new(AliveThreads::default()),
             owned: OwnedTasks::new(4),
             max_threads: config.max_threads.max(1),
             keep_alive: config.keep_alive,
@@ -151,12 +175,14 @@ impl BlockingShared {
             self.condvar.notify_one();
         } else if let (true, Some(handle)) = (state.num_threads < self.max_threads, handle) {
             state.num_threads += 1;
+            *self.alive.count.lock() += 1;
             drop(state);
             if let Err(e) = self.spawn_thread(handle.clone()) {
                 // The OS refused: the closure waits for the next free thread,
                 // and the next spawn_blocking tries again.
                 let mut state = self.state.lock();
                 state.num_threads -= 1;
+                self.alive.exited();
                 if state.num_threads == 0 {
                     eprintln!("weft: cannot start a blocking-pool thread ({e}); will retry on the next spawn_blocking");
                 }
@@ -169,8 +195,15 @@ impl BlockingShared {
         crate::sync::thread::Builder::new()
             .name((self.thread_name)())
             .spawn(move || {
-                let _enter = handle.enter();
+                let enter = handle.enter();
+                let alive = shared.alive.clone();
                 shared.run();
+                // Let go of everything that keeps the runtime alive (the
+                // handle, the pool and its hooks, which hold the reactor)
+                // before saying we are gone.
+                drop(enter);
+                drop(handle);
+                alive.exited();
             })
             .map(drop)
     }
@@ -210,12 +243,7 @@ impl BlockingShared {
             }
         }
         state.num_threads -= 1;
-        let last = state.num_threads == 0;
         drop(state);
-        if last {
-            // Wakes `shutdown` waiting for the pool to empty.
-            self.condvar.notify_all();
-        }
         if let Some(hook) = &self.on_thread_stop {
             hook();
         }
@@ -239,16 +267,16 @@ impl BlockingShared {
             .try_with(|p| std::ptr::eq(p.get(), self))
             .unwrap_or(false);
         let others = usize::from(me);
-        let mut state = self.state.lock();
-        while state.num_threads > others {
+        let mut alive = self.alive.count.lock();
+        while *alive > others {
             match deadline {
-                None => state = self.condvar.wait(state),
+                None => alive = self.alive.condvar.wait(alive),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return false;
                     }
-                    (state, _) = self.condvar.wait_timeout(state, deadline - now);
+                    (alive, _) = self.alive.condvar.wait_timeout(alive, deadline - now);
                 }
             }
         }

@@ -235,6 +235,10 @@ impl Builder {
                 run_hook(start.as_ref(), "on_thread_start");
                 worker::run(handle.shared.clone(), index, local);
                 run_hook(stop.as_ref(), "on_thread_stop");
+                // Everything that keeps the runtime alive (the hooks hold
+                // the reactor) goes before we count ourselves out, so the
+                // runtime's drop returns with its file descriptors closed.
+                drop((start, stop));
                 drop(_enter);
                 drop(handle);
                 let (count, cv) = &*exited;
