@@ -157,3 +157,24 @@ fn shutdown_vs_concurrent_spawn() {
         assert_eq!(drops.load(SeqCst), 1);
     });
 }
+
+/// Spawns past a full local queue: the third child of a task goes to the
+/// injector (the loom queue capacity is 1: the first child waits in the LIFO
+/// slot, the second in the local queue). Every child must run; none may be
+/// stranded in the injector while the worker parks.
+#[test]
+fn local_spawns_overflow_to_injector() {
+    loom::model(|| {
+        let rt = rt(1);
+        let handle = rt.handle().clone();
+        let h = rt.spawn(async move {
+            let children: Vec<_> = (0..3).map(|i| handle.spawn(async move { i })).collect();
+            let mut sum = 0;
+            for child in children {
+                sum += child.await.unwrap();
+            }
+            sum
+        });
+        assert_eq!(rt.block_on(h).unwrap(), 3);
+    });
+}

@@ -103,7 +103,8 @@ impl RuntimeMetrics {
         self.worker(i).lifo_hits.get()
     }
 
-    /// Times worker `i`'s local queue was full and moved tasks to the global queue.
+    /// Tasks spawned on worker `i` that found its local queue full and went
+    /// to the global queue instead (woken tasks always stay local).
     pub fn worker_overflow_count(&self, i: usize) -> u64 {
         self.worker(i).overflow_count.get()
     }

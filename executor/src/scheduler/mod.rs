@@ -119,14 +119,14 @@ impl Shared {
             _ => this.remote_spawned_count.add_shared(1),
         });
         if let Some(notified) = this.owned.bind(task, notified) {
-            Shared::schedule_task(this, notified, false);
+            Shared::schedule_task(this, notified, Origin::Spawn);
         }
         join
     }
 
     /// Queues a task: locally if we are one of this scheduler's workers and
     /// the core is at hand, else through the injector.
-    pub(crate) fn schedule_task(this: &Arc<Self>, task: Notified, is_yield: bool) {
+    pub(crate) fn schedule_task(this: &Arc<Self>, task: Notified, origin: Origin) {
         let task = context::with(|cx| {
             let cx = match cx {
                 Some(cx) if std::ptr::eq(&*cx.shared, &**this) => cx,
@@ -138,7 +138,7 @@ impl Shared {
             let Some(core) = core.as_mut() else {
                 return Some(task);
             };
-            if is_yield && cx.polling.get() {
+            if origin == Origin::Yield && cx.polling.get() {
                 // A task that woke itself during its poll (`yield_now`, the
                 // coop budget, a message to itself) waits until after the
                 // next driver poll: a yield loop cannot starve I/O. Thread-
@@ -146,8 +146,9 @@ impl Shared {
                 core.deferred.push(task);
                 return None;
             }
-            let use_lifo = !is_yield && cx.polling.get() && core.lifo_enabled;
-            let pushed_to_queue = core.schedule_local(this, task, use_lifo);
+            let use_lifo = origin != Origin::Yield && cx.polling.get() && core.lifo_enabled;
+            let fresh = origin == Origin::Spawn;
+            let pushed_to_queue = core.schedule_local(this, task, fresh, use_lifo);
             if pushed_to_queue && !cx.parked.get() {
                 this.notify_parked();
             }
@@ -243,17 +244,29 @@ impl Shared {
     }
 }
 
+/// Why a task is being queued; it decides where the task waits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Origin {
+    /// Just spawned, never polled. On a worker whose local queue is full it
+    /// goes to the injector, behind the other new work (see `push_local`).
+    Spawn,
+    /// Woken by a waker: a timer, a socket, a message, a join.
+    Wake,
+    /// Woke itself during its own poll (`yield_now`, the coop budget).
+    Yield,
+}
+
 impl Schedule for Arc<Shared> {
     fn release(&self, task: RawTask) -> bool {
         self.owned.remove(task)
     }
 
     fn schedule(&self, task: task::Notified<Self>) {
-        Shared::schedule_task(self, task, false);
+        Shared::schedule_task(self, task, Origin::Wake);
     }
 
     fn yield_now(&self, task: task::Notified<Self>) {
-        Shared::schedule_task(self, task, true);
+        Shared::schedule_task(self, task, Origin::Yield);
     }
 }
 

@@ -37,15 +37,18 @@ use std::time::Instant;
 /// tokio uses 3; so do we.
 const MAX_LIFO_POLLS_PER_TICK: usize = 3;
 
-/// Local queue length at which half of it moves to the injector, where idle
-/// workers find it without stealing. 256 is tokio's fixed local queue size.
-const LOCAL_QUEUE_CAPACITY: usize = if cfg!(loom) { 4 } else { 256 };
+/// Local queue length past which fresh spawns go to the injector (see
+/// `push_local`). 256 is tokio's fixed local queue size. Under loom it is
+/// 1, so a model with three spawns reaches the overflow path.
+const LOCAL_QUEUE_CAPACITY: usize = if cfg!(loom) { 1 } else { 256 };
 
 pub(crate) struct Core {
     index: usize,
     tick: u32,
     pub(crate) local: Worker<Notified>,
     pub(crate) lifo_slot: Option<Notified>,
+    /// Whether the task in the LIFO slot has never been polled.
+    lifo_fresh: bool,
     pub(crate) lifo_enabled: bool,
     /// Tasks that yielded during this worker's polls; see `schedule_task`.
     pub(crate) deferred: Vec<Notified>,
@@ -55,12 +58,14 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Pushes a woken task locally; returns true if it went to the queue
-    /// (where peers can steal it, so they may need a wakeup).
+    /// Queues a task on this worker (`fresh`: it was just spawned); returns
+    /// true if it went to a queue (where peers can take it, so they may
+    /// need a wakeup) rather than the LIFO slot.
     pub(crate) fn schedule_local(
         &mut self,
         shared: &Shared,
         task: Notified,
+        fresh: bool,
         use_lifo: bool,
     ) -> bool {
         shared.remotes[self.index]
@@ -68,36 +73,45 @@ impl Core {
             .local_schedule_count
             .add(1);
         if use_lifo {
+            let prev_fresh = std::mem::replace(&mut self.lifo_fresh, fresh);
             match self.lifo_slot.replace(task) {
                 Some(prev) => {
-                    self.push_local(shared, prev);
+                    self.push_local(shared, prev, prev_fresh);
                     true
                 }
                 None => false,
             }
         } else {
-            self.push_local(shared, task);
+            self.push_local(shared, task, fresh);
             true
         }
     }
 
-    fn push_local(&mut self, shared: &Shared, task: Notified) {
-        if self.local.len() >= LOCAL_QUEUE_CAPACITY {
-            self.overflow(shared);
+    /// Pushes onto the local queue, except that a fresh task finding it full
+    /// goes to the injector instead.
+    ///
+    /// Woken tasks are never pushed out: they stay in the local queue
+    /// (crossbeam's grows; peers steal from it) so that a burst of spawns
+    /// cannot put work already in progress behind itself. Overflowing the
+    /// oldest half to the injector, as tokio does, did exactly that: with
+    /// 100,000 sleeps spawned at once, timers that fired went to the
+    /// injector behind tens of thousands of never-polled tasks and waited
+    /// there, p99 lateness 30-45 ms (docs/benchmarks.md). New work waits;
+    /// started work finishes.
+    fn push_local(&mut self, shared: &Shared, task: Notified, fresh: bool) {
+        if fresh && self.local.len() >= LOCAL_QUEUE_CAPACITY {
+            self.overflow(shared, task);
+        } else {
+            self.local.push(task);
         }
-        self.local.push(task);
     }
 
-    /// Moves the older half of the local queue to the injector.
+    /// A fresh task past a full local queue: to the injector, where every
+    /// worker finds it (the caller wakes one).
     #[cold]
-    fn overflow(&mut self, shared: &Shared) {
+    fn overflow(&mut self, shared: &Shared, task: Notified) {
         shared.remotes[self.index].metrics.overflow_count.add(1);
-        for _ in 0..LOCAL_QUEUE_CAPACITY / 2 {
-            match self.local.pop() {
-                Some(task) => shared.injector.push(task),
-                None => break,
-            }
-        }
+        shared.injector.push(task);
     }
 
     fn next_task(&mut self, shared: &Shared) -> Option<Notified> {
@@ -182,6 +196,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
         tick: 0,
         local,
         lifo_slot: None,
+        lifo_fresh: false,
         lifo_enabled: shared.config.lifo_enabled,
         deferred: Vec::new(),
         is_searching: false,
@@ -243,11 +258,12 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
                 let Some(next) = core.lifo_slot.take() else {
                     break;
                 };
+                let fresh = std::mem::take(&mut core.lifo_fresh);
                 if lifo_polls >= MAX_LIFO_POLLS_PER_TICK || !coop::has_budget_remaining() {
                     // Behind the other tasks; the LIFO slot stays off until
                     // the next tick so a ping-pong pair cannot hog it.
                     core.lifo_enabled = false;
-                    core.push_local(shared, next);
+                    core.push_local(shared, next, fresh);
                     // If it is the only queued task, this worker pops it
                     // next: waking a peer to steal it would cost a futex
                     // wake and a cache-cold run elsewhere for nothing.
@@ -292,7 +308,7 @@ fn poll_driver_and_wake_deferred(cx: &WorkerContext, core: Box<Core>) -> Box<Cor
     // every wave showed up in profiles.
     let mut deferred = std::mem::take(&mut core.deferred);
     for task in deferred.drain(..) {
-        core.push_local(shared, task);
+        core.push_local(shared, task, false);
     }
     core.deferred = deferred;
     if core.local.len() > 1 {
