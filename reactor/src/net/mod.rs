@@ -18,6 +18,19 @@ mod tcp_stream;
 mod udp;
 mod unix;
 
+/// What `poll_close` returns for a `shutdown(Write)` result. A peer that
+/// already reset the connection leaves the socket unconnected, and
+/// `shutdown` fails with `ENOTCONN`; but the write direction is as shut as
+/// it will ever be, so closing succeeds (as in tokio). Without this, hyper
+/// logs "error shutting down connection" for every client that hangs up
+/// with a reset, which load generators such as wrk do at the end of a run.
+fn close_result(shutdown: std::io::Result<()>) -> std::io::Result<()> {
+    match shutdown {
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    }
+}
+
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;

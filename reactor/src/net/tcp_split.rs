@@ -244,7 +244,7 @@ impl AsyncWrite for WriteHalf<'_> {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.0.shutdown(Shutdown::Write))
+        Poll::Ready(super::close_result(self.0.shutdown(Shutdown::Write)))
     }
 }
 
@@ -270,7 +270,6 @@ impl AsyncWrite for OwnedWriteHalf {
     }
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = self.stream.shutdown(Shutdown::Write);
-        Poll::Ready(result)
+        Poll::Ready(super::close_result(self.stream.shutdown(Shutdown::Write)))
     }
 }

@@ -325,9 +325,10 @@ impl AsyncWrite for &TcpStream {
         Poll::Ready(Ok(()))
     }
 
-    /// Shuts down the write direction: the peer reads end-of-file.
+    /// Shuts down the write direction: the peer reads end-of-file. On a
+    /// connection the peer already reset, closing succeeds.
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
+        Poll::Ready(super::close_result(self.shutdown(Shutdown::Write)))
     }
 }
 
