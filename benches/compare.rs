@@ -34,8 +34,8 @@
 mod common;
 
 use common::{
-    env_or, fib_par, fmt_secs, median, name_filter, quantile, quick, write_result, AsyncExecutor,
-    Owned, Rt, Tokio, Weft, FIB_CUTOFF, FIB_N, FIB_RESULT,
+    env_or, fib_par, fmt_secs, median, name_filter, quantile, quick, timer_durations, write_result,
+    AsyncExecutor, Owned, Rt, Tokio, Weft, FIB_CUTOFF, FIB_N, FIB_RESULT, TIMERS,
 };
 use futures_channel::oneshot;
 use std::fmt::Write as _;
@@ -48,10 +48,6 @@ const YIELD_TASKS: usize = 200;
 const YIELDS: usize = 1_000;
 const PING_PONGS: usize = 1_000;
 const CHAIN_DEPTH: usize = 1_000;
-const TIMERS: usize = 100_000;
-/// Sleep lengths are uniform in this range, in microseconds, from a fixed seed.
-const TIMER_RANGE_US: (u64, u64) = (1_000, 10_000);
-const TIMER_SEED: u64 = 0x005e_ed0f_7ea7;
 const TIMEOUTS: usize = 100_000;
 const TCP_CLIENTS: usize = 64;
 const TCP_ROUNDS: usize = 2_000;
@@ -366,12 +362,7 @@ fn main() {
     let only = std::env::var("WEFT_BENCH_ONLY").ok();
     let selected = |which: usize| only.as_deref().is_none_or(|o| o == NAMES[which]);
 
-    let mut rng = fastrand::Rng::with_seed(TIMER_SEED);
-    let durations: Arc<Vec<Duration>> = Arc::new(
-        (0..TIMERS)
-            .map(|_| Duration::from_micros(rng.u64(TIMER_RANGE_US.0..=TIMER_RANGE_US.1)))
-            .collect(),
-    );
+    let durations = Arc::new(timer_durations(TIMERS));
 
     println!(
         "weft compare: {workers} workers, {samples} samples ({} for heavy workloads), {}",

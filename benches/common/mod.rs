@@ -489,6 +489,23 @@ pub fn fib_par<R: Rt>(
     })
 }
 
+// -------------------------------------------------------------- timers --
+
+/// The timers workload's size, shared by `compare` and `timer_lateness`.
+pub const TIMERS: usize = 100_000;
+/// Sleep lengths are uniform in this range, in microseconds, from a fixed seed.
+const TIMER_RANGE_US: (u64, u64) = (1_000, 10_000);
+const TIMER_SEED: u64 = 0x005e_ed0f_7ea7;
+
+/// The first `n` sleep lengths of the timers workload (fixed seed, so every
+/// run and every runtime sleeps the same list).
+pub fn timer_durations(n: usize) -> Vec<Duration> {
+    let mut rng = fastrand::Rng::with_seed(TIMER_SEED);
+    (0..n)
+        .map(|_| Duration::from_micros(rng.u64(TIMER_RANGE_US.0..=TIMER_RANGE_US.1)))
+        .collect()
+}
+
 // --------------------------------------------------------- statistics --
 
 /// Median of a non-empty sample (mean of the middle two for even lengths).
