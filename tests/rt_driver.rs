@@ -1,6 +1,7 @@
 //! The driver keeps turning while a task hogs a worker (tokio issue 4730):
-//! when the worker that owned the driver leaves it to run tasks, a parked
-//! peer takes it over, so timers and sockets of everybody else go on.
+//! when the worker that owned the driver leaves it to run tasks and stays
+//! away, the driver monitor wakes a parked peer to take it over, so timers
+//! and sockets of everybody else go on.
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -45,8 +46,10 @@ fn timer_fires_while_the_driver_owner_spins() {
         });
         let took = sleeper.await.unwrap();
         assert!(took >= Duration::from_millis(40));
+        // The monitor looks every millisecond; the margin is for a loaded
+        // machine. Without any hand-off this takes the spinner's 1.5 s.
         assert!(
-            took < Duration::from_millis(750),
+            took < Duration::from_millis(300),
             "40 ms sleep took {took:?} beside a spinning task"
         );
         spinner.await.unwrap();

@@ -3,7 +3,8 @@
 //!
 //! Shutdown, step by step (`Executor::drop` / `shutdown_timeout`):
 //!
-//! 1. Set the shutdown flag and unpark every worker (`Shared::begin_shutdown`).
+//! 1. Set the shutdown flag and unpark every worker and the driver monitor
+//!    (`Shared::begin_shutdown`).
 //! 2. Each worker sees the flag at its next maintenance tick or wakeup,
 //!    drops the references in its LIFO slot and local queue, runs the
 //!    `on_thread_stop` hook, and exits. We wait for them (up to the timeout).
@@ -250,6 +251,31 @@ impl Builder {
                 Err(e) => {
                     // Workers already started exit through the normal
                     // shutdown (Drop); the runtime is not returned.
+                    drop(executor);
+                    return Err(e);
+                }
+            }
+        }
+        // The driver monitor (scheduler/monitor.rs): only useful if a
+        // worker can be handed the driver. Not under loom, which has no
+        // time, so its timed waits would never time out.
+        if handle.shared.driver.is_some() && n > 1 && !cfg!(loom) {
+            let shared = handle.shared.clone();
+            let exited = exited.clone();
+            let spawned = thread::Builder::new()
+                .name("weft-monitor".into())
+                .spawn(move || {
+                    crate::scheduler::monitor::run(&shared);
+                    // Counted out only once it let go of the runtime (the
+                    // driver holds file descriptors).
+                    drop(shared);
+                    let (count, cv) = &*exited;
+                    *count.lock() += 1;
+                    cv.notify_all();
+                });
+            match spawned {
+                Ok(t) => executor.threads.push(t),
+                Err(e) => {
                     drop(executor);
                     return Err(e);
                 }

@@ -21,6 +21,7 @@
 
 pub(crate) mod context;
 pub(crate) mod idle;
+pub(crate) mod monitor;
 pub(crate) mod park;
 pub(crate) mod worker;
 
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) driver: Option<DriverSlot>,
+    /// Watches that the driver keeps turning (see `monitor.rs`).
+    pub(crate) monitor: monitor::Monitor,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     pub(crate) remote_schedule_count: Counter,
@@ -92,6 +95,7 @@ impl Shared {
             // executions loom replays (it must be deterministic).
             owned: OwnedTasks::new(if cfg!(loom) { 1 } else { n * 4 }),
             driver: driver.map(DriverSlot::new),
+            monitor: monitor::Monitor::default(),
             shutdown: AtomicBool::new(false),
             config,
             remote_schedule_count: Counter::default(),
@@ -210,11 +214,11 @@ impl Shared {
         }
     }
 
-    /// A worker that owned the driver is leaving it to run tasks. If another
-    /// worker sleeps on its condvar, wake it without giving it work: it
-    /// re-parks and takes the driver, so timers and I/O keep being served
-    /// while we run (unlike tokio issue 4730, where one busy task stops the
-    /// timers of everybody).
+    /// The monitor saw the driver abandoned for a whole interval (its last
+    /// owner is busy running tasks). If a worker sleeps on its condvar, wake
+    /// it without giving it work: it re-parks and takes the driver, so
+    /// timers and I/O keep being served (unlike tokio issue 4730, where one
+    /// busy task stops the timers of everybody).
     pub(crate) fn hand_off_driver(&self) {
         let Some(slot) = &self.driver else { return };
         if slot.is_locked() {
@@ -241,6 +245,7 @@ impl Shared {
         if let Some(slot) = &self.driver {
             slot.driver().unpark();
         }
+        self.monitor.wake();
     }
 }
 

@@ -27,6 +27,9 @@ const NOTIFIED: usize = 3;
 pub(crate) struct DriverSlot {
     driver: Box<dyn Driver>,
     owned: AtomicBool,
+    /// How many times the driver was left; the monitor compares two reads
+    /// to tell a turning driver from an abandoned one.
+    turns: AtomicUsize,
 }
 
 impl DriverSlot {
@@ -34,6 +37,7 @@ impl DriverSlot {
         DriverSlot {
             driver,
             owned: AtomicBool::new(false),
+            turns: AtomicUsize::new(0),
         }
     }
 
@@ -46,8 +50,18 @@ impl DriverSlot {
     }
 
     pub(crate) fn unlock(&self) {
+        // Only the owner writes `turns`, so a load and a store suffice.
+        // Relaxed: the monitor only compares two reads; what it must not
+        // miss is ordered by the fences M1/M2 (monitor.rs).
+        self.turns
+            .store(self.turns.load(Relaxed).wrapping_add(1), Relaxed);
         // Release: pairs with `try_lock`'s Acquire.
         self.owned.store(false, Release);
+    }
+
+    pub(crate) fn turns(&self) -> usize {
+        // Relaxed: see `unlock`.
+        self.turns.load(Relaxed)
     }
 
     pub(crate) fn is_locked(&self) -> bool {

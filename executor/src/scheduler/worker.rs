@@ -374,7 +374,9 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         // driver first).
     }
     if held_driver {
-        shared.hand_off_driver();
+        // If we stay away long, the monitor hands the driver to a parked
+        // peer; here we only make sure it is watching.
+        shared.monitor.driver_left();
     }
     core.busy_since = Instant::now();
     core

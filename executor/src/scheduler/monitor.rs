@@ -1,0 +1,204 @@
+//! The driver monitor: keeps the driver turning while a task hogs the
+//! worker that left it (tokio issue 4730), without a wakeup per driver turn.
+//!
+//! A worker that leaves the driver to run what it woke may stay away for
+//! long: one task can spin, or block, for seconds. If every other worker is
+//! parked on its condvar, nobody waits on the driver, and every timer and
+//! socket of the runtime stalls. The first answer here was eager: leaving the
+//! driver, a worker woke a condvar-parked peer to take it over. That costs a
+//! futex wake and a context switch on *every* driver turn in which a peer
+//! sleeps, and under HTTP load (hyper + wrk) the peers then take turns in
+//! the driver: about half of weft's futex wakes, and 2-7 % of its
+//! throughput against the same server with no hand-off.
+//!
+//! So the hand-off is lazy, as Go's `sysmon` does it for its netpoller: one
+//! monitor thread per runtime looks every [`INTERVAL`]; if nobody entered or
+//! left the driver since its last look and nobody is in it now, it hands
+//! the driver to a condvar-parked worker. A worker that leaves the driver
+//! and comes back within a millisecond (the common case) costs nothing but
+//! a fence and a load.
+//!
+//! An idle runtime must not pay a wakeup per millisecond. When one wait has
+//! held the driver for [`DEEP_AFTER`] looks in a row, the monitor sleeps
+//! without a timeout ("deep"), and the next worker to leave the driver wakes
+//! it ([`Monitor::driver_left`]). The race between the two is a Dekker pair
+//! of SeqCst fences, M1 and M2 below; `loom_tests::monitor_deep_sleep_vs_driver_left`
+//! checks it.
+
+use super::park::DriverSlot;
+use super::Shared;
+use crate::sync::{fence, AtomicBool, Condvar, Mutex};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::Duration;
+
+/// How often the monitor looks while the runtime is busy. A hogged driver
+/// is handed on within one to two intervals.
+pub(crate) const INTERVAL: Duration = Duration::from_millis(1);
+
+/// Looks in a row with one wait holding the driver (nothing happening)
+/// before the monitor sleeps until a worker leaves the driver.
+pub(crate) const DEEP_AFTER: u32 = 16;
+
+#[derive(Default)]
+pub(crate) struct Monitor {
+    /// The monitor sleeps without a timeout. Written under `mutex`.
+    deep: AtomicBool,
+    mutex: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl Monitor {
+    /// Called by a worker that just left the driver (and unlocked it) with
+    /// tasks to run: if the monitor is in its deep sleep, wake it so that it
+    /// watches this worker.
+    pub(crate) fn driver_left(&self) {
+        // M1: orders the driver unlock (before this call) before our load
+        // of `deep`, against M2 in `deep_sleep`. Either the monitor sees the
+        // unlock and does not sleep, or we see `deep` and wake it.
+        fence(SeqCst);
+        if self.deep.load(Relaxed) {
+            self.wake();
+        }
+    }
+
+    /// The monitor's mutex, held by the monitor thread except while it waits.
+    pub(crate) fn lock(&self) -> crate::sync::MutexGuard<'_, ()> {
+        self.mutex.lock()
+    }
+
+    /// Wakes the monitor from any sleep (the shutdown flag is set first).
+    pub(crate) fn wake(&self) {
+        // Taking the mutex orders us after the monitor's `wait` began: it
+        // holds the mutex from setting `deep` until it waits.
+        let _guard = self.mutex.lock();
+        self.deep.store(false, Relaxed);
+        self.condvar.notify_one();
+    }
+}
+
+/// What the monitor saw at one look.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Look {
+    /// The driver was entered or left since the last look: all is well.
+    Moving,
+    /// Nobody entered the driver for a whole interval and nobody is in it:
+    /// hand it to a parked worker (if there is one).
+    Abandoned,
+    /// One wait has held the driver since the last look.
+    Held,
+}
+
+fn look(slot: &DriverSlot, last_turns: &mut usize) -> Look {
+    let turns = slot.turns();
+    if turns != std::mem::replace(last_turns, turns) {
+        Look::Moving
+    } else if slot.is_locked() {
+        Look::Held
+    } else {
+        Look::Abandoned
+    }
+}
+
+/// The deep sleep, given the monitor's mutex: sleeps until a worker leaves
+/// the driver or shutdown begins, unless the driver moved meanwhile.
+/// Returns the guard.
+pub(crate) fn deep_sleep<'a>(
+    monitor: &'a Monitor,
+    slot: &DriverSlot,
+    last_turns: usize,
+    is_shutdown: impl Fn() -> bool,
+    mut guard: crate::sync::MutexGuard<'a, ()>,
+) -> crate::sync::MutexGuard<'a, ()> {
+    monitor.deep.store(true, Relaxed);
+    // M2: pairs with M1 in `driver_left` (see there).
+    fence(SeqCst);
+    if slot.turns() != last_turns || !slot.is_locked() {
+        monitor.deep.store(false, Relaxed);
+        return guard;
+    }
+    while monitor.deep.load(Relaxed) && !is_shutdown() {
+        guard = monitor.condvar.wait(guard);
+    }
+    guard
+}
+
+/// The monitor thread's body; returns at shutdown.
+pub(crate) fn run(shared: &Shared) {
+    let Some(slot) = &shared.driver else { return };
+    let monitor = &shared.monitor;
+    let mut last_turns = slot.turns();
+    let mut held = 0;
+    let mut guard = monitor.lock();
+    loop {
+        if shared.is_shutdown() {
+            return;
+        }
+        (guard, _) = monitor.condvar.wait_timeout(guard, INTERVAL);
+        if shared.is_shutdown() {
+            return;
+        }
+        match look(slot, &mut last_turns) {
+            Look::Moving => held = 0,
+            Look::Abandoned => {
+                held = 0;
+                // Not under our mutex: the hand-off takes a parker's.
+                drop(guard);
+                shared.hand_off_driver();
+                guard = monitor.lock();
+            }
+            Look::Held => {
+                held += 1;
+                if held >= DEEP_AFTER {
+                    held = 0;
+                    guard = deep_sleep(monitor, slot, last_turns, || shared.is_shutdown(), guard);
+                    last_turns = slot.turns();
+                }
+            }
+        }
+    }
+}
+
+/// A driver that does nothing, for tests of the monitor's logic alone.
+#[cfg(test)]
+pub(crate) struct NoDriver;
+
+#[cfg(test)]
+impl crate::Driver for NoDriver {
+    fn park(&self, _timeout: Option<Duration>) {}
+    fn unpark(&self) {}
+    fn shutdown(&self) {}
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_tell_moving_held_and_abandoned_apart() {
+        let slot = DriverSlot::new(Box::new(NoDriver));
+        let mut last = slot.turns();
+        assert_eq!(look(&slot, &mut last), Look::Abandoned);
+        assert!(slot.try_lock());
+        assert_eq!(look(&slot, &mut last), Look::Held);
+        slot.unlock();
+        assert_eq!(look(&slot, &mut last), Look::Moving);
+        assert_eq!(look(&slot, &mut last), Look::Abandoned);
+        // Entered and left between two looks: still moving.
+        assert!(slot.try_lock());
+        slot.unlock();
+        assert_eq!(look(&slot, &mut last), Look::Moving);
+    }
+
+    #[test]
+    fn deep_sleep_returns_at_once_if_the_driver_moved() {
+        let slot = DriverSlot::new(Box::new(NoDriver));
+        let monitor = Monitor::default();
+        assert!(slot.try_lock());
+        let last = slot.turns();
+        slot.unlock();
+        let guard = monitor.lock();
+        // Would block forever if it ignored the unlock.
+        drop(deep_sleep(&monitor, &slot, last, || false, guard));
+        assert!(!monitor.deep.load(Relaxed));
+    }
+}
