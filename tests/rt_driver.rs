@@ -57,6 +57,33 @@ fn timer_fires_while_the_driver_owner_spins() {
 }
 
 #[test]
+fn hand_off_still_happens_after_a_long_idle() {
+    let _serial = serial();
+    // As above, but the runtime first idles for 150 ms: long enough for the
+    // driver monitor to stop looking and sleep until a worker leaves the
+    // driver (scheduler/monitor.rs). The spinner's wakeup must wake it.
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    rt.block_on(async {
+        let start = Instant::now();
+        let spinner = weft::spawn(async {
+            weft::time::sleep(Duration::from_millis(150)).await;
+            spin_for(Duration::from_millis(1500), &AtomicBool::new(false));
+        });
+        let sleeper = weft::spawn(async move {
+            weft::time::sleep(Duration::from_millis(180)).await;
+            start.elapsed()
+        });
+        let took = sleeper.await.unwrap();
+        assert!(took >= Duration::from_millis(180));
+        assert!(
+            took < Duration::from_millis(450),
+            "180 ms sleep took {took:?} beside a spinning task"
+        );
+        spinner.await.unwrap();
+    });
+}
+
+#[test]
 fn timers_keep_firing_across_repeated_spins() {
     let _serial = serial();
     // The spinner keeps grabbing the worker that just served the driver;
