@@ -1,7 +1,8 @@
 //! UDP and Unix sockets through the runtime.
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
-use weft::net::{UdpSocket, UnixListener, UnixStream};
+use std::io::ErrorKind;
+use weft::net::{UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use weft::Runtime;
 
 fn rt() -> Runtime {
@@ -77,4 +78,129 @@ fn unix_connect_to_missing_path_fails_cleanly() {
             .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     });
+}
+
+/// A directory of this test's own (tests run in parallel in one process).
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("weft-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn unix_datagram_pair_keeps_order_through_a_full_queue() {
+    // The receiver's queue holds only a few datagrams, so the sender keeps
+    // finding it full and must wait for write readiness; every datagram
+    // arrives, in order, intact.
+    const COUNT: u32 = 5_000;
+    let rt = rt();
+    rt.block_on(async {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let sender = weft::spawn(async move {
+            for i in 0..COUNT {
+                let mut msg = [0u8; 1024];
+                msg[..4].copy_from_slice(&i.to_le_bytes());
+                msg[1023] = i as u8;
+                assert_eq!(a.send(&msg).await.unwrap(), 1024);
+            }
+            a
+        });
+        let mut buf = [0u8; 2048];
+        for i in 0..COUNT {
+            let n = b.recv(&mut buf).await.unwrap();
+            assert_eq!(n, 1024);
+            assert_eq!(u32::from_le_bytes(buf[..4].try_into().unwrap()), i);
+            assert_eq!(buf[1023], i as u8);
+        }
+        // And back the other way.
+        let a = sender.await.unwrap();
+        b.send(b"done").await.unwrap();
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"done");
+    });
+}
+
+#[test]
+fn unix_datagram_bound_sockets_reply_by_address() {
+    let rt = rt();
+    let dir = scratch_dir("unix-dgram");
+    let (server_path, client_path) = (dir.join("server.sock"), dir.join("client.sock"));
+    rt.block_on(async {
+        let server = UnixDatagram::bind(&server_path).unwrap();
+        assert_eq!(
+            server.local_addr().unwrap().as_pathname(),
+            Some(server_path.as_path())
+        );
+        let echo = weft::spawn(async move {
+            let mut buf = [0u8; 64];
+            for _ in 0..3 {
+                let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                let to = from.as_pathname().expect("a bound sender").to_owned();
+                server.send_to(&buf[..n], to).await.unwrap();
+            }
+            // An unbound sender's address is unnamed: nothing to reply to.
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"anonymous");
+            assert!(from.is_unnamed());
+        });
+        let client = UnixDatagram::bind(&client_path).unwrap();
+        let mut buf = [0u8; 64];
+        for word in [&b"one"[..], b"two", b"three"] {
+            client.send_to(word, &server_path).await.unwrap();
+            let (n, from) = client.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], word);
+            assert_eq!(from.as_pathname(), Some(server_path.as_path()));
+        }
+        let anon = UnixDatagram::unbound().unwrap();
+        anon.send_to(b"anonymous", &server_path).await.unwrap();
+        echo.await.unwrap();
+        // Connected mode.
+        let c = UnixDatagram::unbound().unwrap();
+        c.connect(&client_path).unwrap();
+        assert_eq!(
+            c.peer_addr().unwrap().as_pathname(),
+            Some(client_path.as_path())
+        );
+        c.send(b"direct").await.unwrap();
+        let (n, _) = client.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"direct");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unix_datagram_errors_have_os_kinds() {
+    let rt = rt();
+    let dir = scratch_dir("unix-dgram-err");
+    let path = dir.join("taken.sock");
+    rt.block_on(async {
+        let s = UnixDatagram::unbound().unwrap();
+        let err = s
+            .send_to(b"x", "/nonexistent/weft/dgram")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            s.connect("/nonexistent/weft/dgram").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            s.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::NotConnected
+        );
+        let _bound = UnixDatagram::bind(&path).unwrap();
+        assert_eq!(
+            UnixDatagram::bind(&path).unwrap_err().kind(),
+            ErrorKind::AddrInUse
+        );
+        // Shut for writing: sends fail with the OS's kind, nothing hangs.
+        let (a, _b) = UnixDatagram::pair().unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(
+            a.send(b"x").await.unwrap_err().kind(),
+            ErrorKind::BrokenPipe
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

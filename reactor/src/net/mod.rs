@@ -1,4 +1,4 @@
-//! Sockets on the reactor: TCP, UDP and Unix-domain streams.
+//! Sockets on the reactor: TCP, UDP, and Unix-domain streams and datagrams.
 //!
 //! Every type registers with the current thread's reactor when created
 //! (see [`context`](crate::context)) and may then be used from any thread.
@@ -17,6 +17,7 @@ mod tcp_split;
 mod tcp_stream;
 mod udp;
 mod unix;
+mod unix_datagram;
 
 /// What `poll_close` returns for a `shutdown(Write)` result. A peer that
 /// already reset the connection leaves the socket unconnected, and
@@ -35,6 +36,7 @@ pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;
 
 /// The halves of a split [`TcpStream`] (tokio's `net::tcp`).
 pub mod tcp {
@@ -98,3 +100,59 @@ macro_rules! forward_io_to_ref {
     };
 }
 pub(crate) use forward_io_to_ref;
+
+/// `Debug` (showing the std socket inside), `AsFd` and `AsRawFd` for a
+/// socket type whose `inner` field is an [`Async`](crate::Async).
+macro_rules! impl_fd_traits {
+    ($ty:ident) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($ty))
+                    .field(self.inner.get_ref())
+                    .finish()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.inner)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&self.inner)
+            }
+        }
+    };
+}
+pub(crate) use impl_fd_traits;
+
+/// `readable()` and `writable()` for a socket type whose `inner` field is
+/// an [`Async`](crate::Async).
+macro_rules! impl_readiness {
+    ($ty:ident) => {
+        impl $ty {
+            /// Waits until the socket is readable; see
+            /// [`Async::readable`](crate::Async::readable).
+            ///
+            /// # Errors
+            ///
+            /// Fails once the runtime shut down.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                self.inner.readable().await
+            }
+
+            /// Waits until the socket is writable; see
+            /// [`Async::writable`](crate::Async::writable).
+            ///
+            /// # Errors
+            ///
+            /// Fails once the runtime shut down.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                self.inner.writable().await
+            }
+        }
+    };
+}
+pub(crate) use impl_readiness;

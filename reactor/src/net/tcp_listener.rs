@@ -1,9 +1,8 @@
 //! [`TcpListener`]: accepting TCP connections.
 
-use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
 use super::sys;
@@ -148,22 +147,4 @@ fn accept_nonblocking(
     Ok((net::TcpStream::from(fd), peer))
 }
 
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TcpListener")
-            .field(self.inner.get_ref())
-            .finish()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+crate::net::impl_fd_traits!(TcpListener);

@@ -1,9 +1,8 @@
 //! [`TcpStream`]: a TCP connection.
 
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -175,24 +174,6 @@ impl TcpStream {
         self.inner.read_with(|s| s.peek(buf)).await
     }
 
-    /// Waits until the stream is readable; see [`Async::readable`].
-    ///
-    /// # Errors
-    ///
-    /// Fails once the runtime shut down.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
-    }
-
-    /// Waits until the stream is writable; see [`Async::writable`].
-    ///
-    /// # Errors
-    ///
-    /// Fails once the runtime shut down.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.writable().await
-    }
-
     /// Runs a non-blocking read-side operation on the std stream until it
     /// stops saying `WouldBlock`; see [`Async::read_with`].
     ///
@@ -265,25 +246,8 @@ impl TcpStream {
     }
 }
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TcpStream")
-            .field(self.inner.get_ref())
-            .finish()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+crate::net::impl_fd_traits!(TcpStream);
+crate::net::impl_readiness!(TcpStream);
 
 impl AsyncRead for &TcpStream {
     fn poll_read(

@@ -1,9 +1,7 @@
 //! UDP: [`UdpSocket`].
 
-use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 
 use super::sys;
@@ -191,42 +189,7 @@ impl UdpSocket {
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.inner.get_ref().set_broadcast(on)
     }
-
-    /// Waits until the socket is readable; see [`Async::readable`].
-    ///
-    /// # Errors
-    ///
-    /// Fails once the runtime shut down.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
-    }
-
-    /// Waits until the socket is writable; see [`Async::writable`].
-    ///
-    /// # Errors
-    ///
-    /// Fails once the runtime shut down.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.writable().await
-    }
 }
 
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UdpSocket")
-            .field(self.inner.get_ref())
-            .finish()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+crate::net::impl_fd_traits!(UdpSocket);
+crate::net::impl_readiness!(UdpSocket);

@@ -1,9 +1,7 @@
 //! Unix-domain stream sockets: [`UnixListener`] and [`UnixStream`].
 
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
@@ -93,25 +91,7 @@ impl UnixListener {
     }
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UnixListener")
-            .field(self.inner.get_ref())
-            .finish()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+crate::net::impl_fd_traits!(UnixListener);
 
 /// A Unix-domain stream connection. Implements [`AsyncRead`] and
 /// [`AsyncWrite`], also on `&UnixStream`. A short write is taken to mean
@@ -223,45 +203,10 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
     }
-
-    /// Waits until the stream is readable; see [`Async::readable`].
-    ///
-    /// # Errors
-    ///
-    /// Fails once the runtime shut down.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
-    }
-
-    /// Waits until the stream is writable; see [`Async::writable`].
-    ///
-    /// # Errors
-    ///
-    /// Fails once the runtime shut down.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.inner.writable().await
-    }
 }
 
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UnixStream")
-            .field(self.inner.get_ref())
-            .finish()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_raw_fd()
-    }
-}
+crate::net::impl_fd_traits!(UnixStream);
+crate::net::impl_readiness!(UnixStream);
 
 /// Reads go on until `WouldBlock`: without `EPOLLRDHUP` or an `INQ` hint, a
 /// short read cannot tell "drained" from "data, then a queued end-of-file"
