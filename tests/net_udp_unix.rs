@@ -204,3 +204,74 @@ fn unix_datagram_errors_have_os_kinds() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn unix_stream_halves_work_in_separate_tasks_and_reunite() {
+    // 1 MiB each way at once: each half in its own task, through buffers
+    // small enough that both directions block and wake independently.
+    const LEN: usize = 1 << 20;
+    let rt = rt();
+    rt.block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (mut a_read, mut a_write) = a.into_split();
+        let (mut b_read, mut b_write) = b.into_split();
+        let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let d = data.clone();
+        let writer_a = weft::spawn(async move {
+            a_write.write_all(&d).await.unwrap();
+            a_write
+        });
+        let d = data.clone();
+        let writer_b = weft::spawn(async move {
+            b_write.write_all(&d).await.unwrap();
+            // Dropping the owned write half shuts the direction down.
+        });
+        let reader_b = weft::spawn(async move {
+            let mut got = vec![0u8; LEN];
+            b_read.read_exact(&mut got).await.unwrap();
+            (got, b_read)
+        });
+        let mut got = Vec::new();
+        a_read.read_to_end(&mut got).await.unwrap();
+        assert!(got == data, "a read back something else");
+        writer_b.await.unwrap();
+        let (got_b, b_read) = reader_b.await.unwrap();
+        assert!(got_b == data, "b read back something else");
+        let a_write = writer_a.await.unwrap();
+        // Halves of different streams are refused and handed back ...
+        let err = a_read.reunite(weft::net::UnixStream::pair().unwrap().0.into_split().1);
+        let weft::net::unix::ReuniteError { 0: a_read, .. } = err.unwrap_err();
+        assert!(b_read.peer_addr().is_ok());
+        // ... and matching ones give the stream back.
+        let mut a = a_read.reunite(a_write).unwrap();
+        a.write_all(b"still open").await.unwrap();
+    });
+}
+
+#[test]
+fn unix_stream_borrowed_halves_run_concurrently() {
+    let rt = rt();
+    rt.block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let echo = weft::spawn(async move {
+            let (mut r, mut w) = b.split();
+            futures_util::io::copy(&mut r, &mut w).await.unwrap()
+        });
+        let (mut r, mut w) = a.split();
+        let send = async {
+            for i in 0..200u32 {
+                w.write_all(&i.to_le_bytes()).await.unwrap();
+            }
+            w.close().await.unwrap();
+        };
+        let recv = async {
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).await.unwrap();
+            back
+        };
+        let ((), back) = futures_util::future::join(send, recv).await;
+        let expect: Vec<u8> = (0..200u32).flat_map(|i| i.to_le_bytes()).collect();
+        assert_eq!(back, expect);
+        assert_eq!(echo.await.unwrap(), 800);
+    });
+}

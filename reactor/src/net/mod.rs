@@ -10,14 +10,14 @@
 //! Addresses accept whatever std's [`ToSocketAddrs`](std::net::ToSocketAddrs)
 //! accepts. Host names are resolved on the calling thread, as std does.
 
+pub mod split;
 mod sys;
 mod tcp_inq;
 mod tcp_listener;
-mod tcp_split;
 mod tcp_stream;
 mod udp;
-mod unix;
 mod unix_datagram;
+mod unix_stream;
 
 /// What `poll_close` returns for a `shutdown(Write)` result. A peer that
 /// already reset the connection leaves the socket unconnected, and
@@ -35,13 +35,43 @@ fn close_result(shutdown: std::io::Result<()>) -> std::io::Result<()> {
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
-pub use unix::{UnixListener, UnixStream};
 pub use unix_datagram::UnixDatagram;
+pub use unix_stream::{UnixListener, UnixStream};
 
-/// The halves of a split [`TcpStream`] (tokio's `net::tcp`).
-pub mod tcp {
-    pub use super::tcp_split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
+pub use split::SplitStream;
+
+/// A module naming the split halves of one stream type, as tokio's
+/// `net::tcp` and `net::unix` do.
+macro_rules! split_types {
+    ($(#[$doc:meta])* $module:ident, $stream:ident) => {
+        $(#[$doc])*
+        pub mod $module {
+            use super::{split, $stream};
+
+            #[doc = concat!("See [`", stringify!($stream), "::split`].")]
+            pub type ReadHalf<'a> = split::ReadHalf<'a, $stream>;
+            #[doc = concat!("See [`", stringify!($stream), "::split`].")]
+            pub type WriteHalf<'a> = split::WriteHalf<'a, $stream>;
+            #[doc = concat!("See [`", stringify!($stream), "::into_split`].")]
+            pub type OwnedReadHalf = split::OwnedReadHalf<$stream>;
+            #[doc = concat!("See [`", stringify!($stream), "::into_split`].")]
+            pub type OwnedWriteHalf = split::OwnedWriteHalf<$stream>;
+            /// See [`OwnedReadHalf::reunite`](split::OwnedReadHalf::reunite).
+            pub type ReuniteError = split::ReuniteError<$stream>;
+        }
+    };
 }
+
+split_types!(
+    /// The halves of a split [`TcpStream`] (tokio's `net::tcp`).
+    tcp,
+    TcpStream
+);
+split_types!(
+    /// The halves of a split [`UnixStream`] (tokio's `net::unix`).
+    unix,
+    UnixStream
+);
 
 /// `AsyncRead` / `AsyncWrite` for an owned stream type, forwarded to the
 /// impls on `&Type` (which is where the byte-stream logic lives: a shared

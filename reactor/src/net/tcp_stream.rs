@@ -8,11 +8,11 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+use super::split;
 use super::sys;
+use super::tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::tcp_inq;
-use super::tcp_split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::readiness::Direction;
-use crate::sync::Arc;
 use crate::{context, Async, Handle};
 
 /// A TCP connection. Implements [`AsyncRead`] and [`AsyncWrite`] (also on
@@ -203,18 +203,15 @@ impl TcpStream {
     /// writes through [`WriteHalf`]. A read event wakes only the reader, a
     /// write event only the writer.
     pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf::new(self), WriteHalf::new(self))
+        split::split(self)
     }
 
     /// Owned halves, which may move to different tasks. Dropping the write
     /// half shuts down the write direction (the peer reads end-of-file);
-    /// [`OwnedReadHalf::reunite`] puts the halves back together.
+    /// [`reunite`](super::split::OwnedReadHalf::reunite) puts the halves
+    /// back together.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let stream = Arc::new(self);
-        (
-            OwnedReadHalf::new(stream.clone()),
-            OwnedWriteHalf::new(stream),
-        )
+        split::into_split(self)
     }
 
     /// `AsyncRead`'s read: `recvmsg` with the `TCP_INQ` hint; the socket

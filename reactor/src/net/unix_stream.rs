@@ -203,6 +203,21 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
     }
+
+    /// Borrowed halves: one task may read through the
+    /// [`ReadHalf`](super::unix::ReadHalf) while another writes through
+    /// the [`WriteHalf`](super::unix::WriteHalf). A read event wakes only
+    /// the reader, a write event only the writer.
+    pub fn split(&self) -> (super::unix::ReadHalf<'_>, super::unix::WriteHalf<'_>) {
+        super::split::split(self)
+    }
+
+    /// Owned halves, which may move to different tasks. Dropping the write
+    /// half shuts down the write direction (the peer reads end-of-file);
+    /// `reunite` on the read half puts the halves back together.
+    pub fn into_split(self) -> (super::unix::OwnedReadHalf, super::unix::OwnedWriteHalf) {
+        super::split::into_split(self)
+    }
 }
 
 crate::net::impl_fd_traits!(UnixStream);
