@@ -152,6 +152,7 @@ impl Builder {
     ///
     /// If the OS refuses a worker thread or the poller (`epoll_create`).
     pub fn build(&mut self) -> io::Result<Runtime> {
+        weft_reactor::net::set_blocking_offload(lookup_on_blocking_pool);
         let timer = weft_timer::Timer::new();
         let driver = Arc::new(weft_reactor::Driver::new(timer.clone())?);
         let reactor = driver.handle();
@@ -187,6 +188,23 @@ impl Builder {
             handle,
             driver,
         })
+    }
+}
+
+/// Where the sockets' host-name lookups run (`getaddrinfo` may block for
+/// seconds): the current runtime's blocking pool. A plain function, so the
+/// process-wide hook holds no runtime alive; outside a runtime the job is
+/// handed back and the reactor gives it a thread of its own.
+fn lookup_on_blocking_pool(
+    job: weft_reactor::net::BlockingJob,
+) -> Result<(), weft_reactor::net::BlockingJob> {
+    match crate::Handle::try_current() {
+        Ok(handle) => {
+            // Detached: the lookup reports through its own channel.
+            drop(handle.spawn_blocking(job));
+            Ok(())
+        }
+        Err(_) => Err(job),
     }
 }
 

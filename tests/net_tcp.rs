@@ -207,3 +207,34 @@ fn ipv6_loopback() {
         assert_eq!(&b, b"v6");
     });
 }
+
+#[test]
+fn host_names_are_resolved_on_the_blocking_pool() {
+    // "localhost" needs getaddrinfo, which may block on DNS: it must run on
+    // a blocking thread, not the worker. The listener is bound by name too.
+    let rt = rt();
+    assert_eq!(rt.metrics().num_blocking_threads(), 0);
+    rt.block_on(async {
+        let l = TcpListener::bind("localhost:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        let server = weft::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            s.write_all(b"by name").await.unwrap();
+        });
+        let mut c = TcpStream::connect(("localhost", addr.port()))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"by name");
+        server.await.unwrap();
+        // IP literals and addresses never leave the task.
+        let direct = TcpStream::connect(addr).await;
+        assert!(direct.is_err(), "the listener is gone");
+    });
+    assert!(
+        rt.metrics().num_blocking_threads() >= 1,
+        "the lookups did not use the blocking pool"
+    );
+}

@@ -39,9 +39,9 @@
 //! generation-checked keys, and are deleted from the poller before their fd
 //! closes.
 //!
-//! Not async, by design or by std's lead: host-name resolution (std's
-//! `ToSocketAddrs`, on the calling thread, like std) and
-//! `UnixListener::bind` / `TcpStream::shutdown` (as in tokio and std).
+//! Not async, by design or by std's lead: `UnixListener::bind` and
+//! `TcpStream::shutdown` (as in tokio and std). Host-name resolution is
+//! async: it runs on another thread (see [`net::ToSocketAddrs`]).
 //!
 //! # Wiring (for the runtime)
 //!

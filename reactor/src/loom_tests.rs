@@ -203,3 +203,45 @@ fn loom_shutdown_races_waiter_registration() {
         }
     });
 }
+
+/// The host-name lookup's answer channel (`net::addr`): a lookup thread
+/// sends (or, if its job is dropped unrun, only drops the sender) while the
+/// task polls. Whatever the interleaving, a task that got `Pending` was
+/// woken, and its next poll has the answer (or the error).
+fn model_lookup_answer(send: bool) {
+    use crate::net::addr_test_support::{oneshot, poll_once};
+    loom::model(move || {
+        let (tx, mut rx) = oneshot::<u32>();
+        let lookup = thread::spawn(move || {
+            if send {
+                tx.send(7);
+            } else {
+                drop(tx);
+            }
+        });
+        let (flag, waker) = Flag::new();
+        let first = poll_once(&mut rx, &waker);
+        lookup.join().unwrap();
+        let answer = match first {
+            Poll::Ready(r) => r,
+            Poll::Pending => {
+                assert!(flag.woken(), "the waiting task was never woken");
+                match poll_once(&mut rx, &waker) {
+                    Poll::Ready(r) => r,
+                    Poll::Pending => panic!("woken, but no answer"),
+                }
+            }
+        };
+        assert_eq!(answer.ok(), send.then_some(7));
+    });
+}
+
+#[test]
+fn loom_lookup_answer_reaches_waiting_task() {
+    model_lookup_answer(true);
+}
+
+#[test]
+fn loom_lookup_dropped_unrun_still_wakes_task() {
+    model_lookup_answer(false);
+}

@@ -7,9 +7,25 @@
 //! Errors carry the OS's kind (`ConnectionRefused`, `ConnectionReset`,
 //! `BrokenPipe`, ...), exactly as std would report them.
 //!
-//! Addresses accept whatever std's [`ToSocketAddrs`](std::net::ToSocketAddrs)
-//! accepts. Host names are resolved on the calling thread, as std does.
+//! Addresses take what std's [`ToSocketAddrs`](std::net::ToSocketAddrs)
+//! takes, through this crate's [`ToSocketAddrs`]: addresses and IP literals
+//! are used at once, and host names are resolved on another thread (the
+//! runtime's blocking pool), so a DNS lookup never blocks a worker.
 
+mod addr;
+#[cfg(all(test, loom))]
+pub(crate) mod addr_test_support {
+    pub(crate) use super::addr::oneshot;
+
+    /// One poll of a receiver with `waker`.
+    pub(crate) fn poll_once<T>(
+        rx: &mut super::addr::Receiver<T>,
+        waker: &std::task::Waker,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        std::pin::Pin::new(rx).poll(&mut std::task::Context::from_waker(waker))
+    }
+}
 pub mod split;
 mod sys;
 mod tcp_inq;
@@ -38,6 +54,7 @@ pub use udp::UdpSocket;
 pub use unix_datagram::UnixDatagram;
 pub use unix_stream::{UnixListener, UnixStream};
 
+pub use addr::{set_blocking_offload, BlockingJob, BlockingOffload, ToSocketAddrs};
 pub use split::SplitStream;
 
 /// A module naming the split halves of one stream type, as tokio's

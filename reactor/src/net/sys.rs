@@ -3,7 +3,7 @@
 //! non-blocking connect finished.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::io::Errno;
@@ -53,21 +53,6 @@ pub(crate) fn finish_connect(fd: impl AsFd) -> io::Result<()> {
         Err(Errno::NOTCONN) => Err(io::ErrorKind::WouldBlock.into()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Resolves `addr` on the calling thread, as std does.
-///
-/// Only host names need a lookup (`getaddrinfo`, which may block on DNS);
-/// literal addresses and `SocketAddr`s return at once.
-pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any address",
-        ));
-    }
-    Ok(addrs)
 }
 
 /// Runs `f` on each address until one succeeds; the last error otherwise.

@@ -1,13 +1,13 @@
 //! [`TcpListener`]: accepting TCP connections.
 
 use std::io;
-use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::net::{self, SocketAddr};
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
-use super::sys;
 use super::tcp_inq;
 use super::TcpStream;
+use super::{addr, sys, ToSocketAddrs};
 use crate::readiness::Direction;
 use crate::{context, Async};
 
@@ -34,11 +34,8 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (anything std's [`ToSocketAddrs`] accepts; the first
-    /// address that binds wins) and listens.
-    ///
-    /// Host names are resolved on the calling thread, as std does; pass an
-    /// IP address to avoid a DNS lookup.
+    /// Binds to `addr` (see [`ToSocketAddrs`]; the first address that binds
+    /// wins) and listens. A host name is resolved on another thread.
     ///
     /// # Errors
     ///
@@ -49,7 +46,7 @@ impl TcpListener {
     /// Panics outside a runtime (no current reactor).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let handle = context::current();
-        let addrs = sys::resolve(addr)?;
+        let addrs = addr::resolve(addr).await?;
         let listener = sys::first_ok(addrs, net::TcpListener::bind)?;
         // Accepted sockets inherit it (see `tcp_inq`).
         tcp_inq::enable(listener.as_fd());

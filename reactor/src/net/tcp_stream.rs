@@ -1,7 +1,7 @@
 //! [`TcpStream`]: a TCP connection.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::split;
-use super::sys;
 use super::tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::tcp_inq;
+use super::{addr, sys, ToSocketAddrs};
 use crate::readiness::Direction;
 use crate::{context, Async, Handle};
 
@@ -44,7 +44,7 @@ impl TcpStream {
     /// Connects to `addr`, trying each resolved address in turn until one
     /// accepts. The connect itself never blocks the thread.
     ///
-    /// Host names are resolved on the calling thread, as std does.
+    /// A host name is resolved on another thread (see [`ToSocketAddrs`]).
     ///
     /// # Errors
     ///
@@ -57,7 +57,7 @@ impl TcpStream {
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let handle = context::current();
         let mut last = None;
-        for addr in sys::resolve(addr)? {
+        for addr in addr::resolve(addr).await? {
             match TcpStream::connect_addr(addr, &handle).await {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last = Some(e),

@@ -1,10 +1,10 @@
 //! UDP: [`UdpSocket`].
 
 use std::io;
-use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::net::{self, SocketAddr};
 use std::task::{Context, Poll};
 
-use super::sys;
+use super::{addr, sys, ToSocketAddrs};
 use crate::readiness::Direction;
 use crate::{context, Async};
 
@@ -45,7 +45,7 @@ impl UdpSocket {
     /// Panics outside a runtime (no current reactor).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let handle = context::current();
-        let socket = sys::first_ok(sys::resolve(addr)?, net::UdpSocket::bind)?;
+        let socket = sys::first_ok(addr::resolve(addr).await?, net::UdpSocket::bind)?;
         Ok(UdpSocket {
             inner: Async::with_handle(socket, &handle)?,
         })
@@ -80,7 +80,7 @@ impl UdpSocket {
     /// As `sendto(2)`; `ConnectionRefused` may report an ICMP error from an
     /// earlier datagram.
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = sys::resolve(target)?[0];
+        let target = addr::resolve_one(target).await?;
         self.inner.write_with(|s| s.send_to(buf, target)).await
     }
 
@@ -112,7 +112,7 @@ impl UdpSocket {
     /// As `connect(2)`.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let socket = self.inner.get_ref();
-        sys::first_ok(sys::resolve(addr)?, |a| socket.connect(a))
+        sys::first_ok(addr::resolve(addr).await?, |a| socket.connect(a))
     }
 
     /// Sends `buf` to the connected peer.
