@@ -181,27 +181,25 @@ fn local_spawns_overflow_to_injector() {
 
 /// The driver monitor's deep sleep against a worker leaving the driver
 /// (fences M1/M2 in `scheduler/monitor.rs`): the monitor decides to sleep
-/// while the driver is held, and the worker unlocks it and checks whether
-/// the monitor sleeps. The monitor must not sleep through the unlock: loom
-/// reports a deadlock if it does. (Removing either fence makes it fail.)
+/// while the driver is held, and the worker unlocks it (`unlock` checks
+/// whether the monitor sleeps). The monitor must not sleep through the
+/// unlock: loom reports a deadlock if it does. (Removing either fence makes
+/// it fail.)
 #[test]
 fn monitor_deep_sleep_vs_driver_left() {
-    use crate::scheduler::monitor::{deep_sleep, Monitor, NoDriver};
+    use crate::scheduler::monitor::{deep_sleep, NoDriver};
     use crate::scheduler::park::DriverSlot;
     loom::model(|| {
-        let both = Arc::new((Monitor::default(), DriverSlot::new(Box::new(NoDriver))));
+        let slot = Arc::new(DriverSlot::new(Box::new(NoDriver)));
         // A worker's blocking wait holds the driver: the runtime looks idle.
-        assert!(both.1.try_lock());
-        let last = both.1.turns();
+        assert!(slot.try_lock());
+        let last = slot.turns();
         let worker = {
-            let both = both.clone();
-            loom::thread::spawn(move || {
-                both.1.unlock();
-                both.0.driver_left();
-            })
+            let slot = slot.clone();
+            loom::thread::spawn(move || slot.unlock())
         };
-        let (monitor, slot) = &*both;
-        drop(deep_sleep(monitor, slot, last, || false, monitor.lock()));
+        let monitor = slot.monitor();
+        drop(deep_sleep(monitor, &slot, last, || false, monitor.lock()));
         worker.join().unwrap();
     });
 }

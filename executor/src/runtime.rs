@@ -115,13 +115,15 @@ impl Builder {
         self
     }
 
-    /// Runs on every thread the runtime starts, before it does anything else.
+    /// Runs on every thread that runs tasks or blocking closures (workers and
+    /// the blocking pool), before it does anything else. (The driver monitor
+    /// thread, `weft-monitor`, runs no user code and no hooks.)
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_start = Some(StdArc::new(f));
         self
     }
 
-    /// Runs on every thread the runtime started, right before it exits.
+    /// Runs on every worker and blocking thread, right before it exits.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_stop = Some(StdArc::new(f));
         self

@@ -62,8 +62,6 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) driver: Option<DriverSlot>,
-    /// Watches that the driver keeps turning (see `monitor.rs`).
-    pub(crate) monitor: monitor::Monitor,
     shutdown: AtomicBool,
     pub(crate) config: Config,
     pub(crate) remote_schedule_count: Counter,
@@ -95,7 +93,6 @@ impl Shared {
             // executions loom replays (it must be deterministic).
             owned: OwnedTasks::new(if cfg!(loom) { 1 } else { n * 4 }),
             driver: driver.map(DriverSlot::new),
-            monitor: monitor::Monitor::default(),
             shutdown: AtomicBool::new(false),
             config,
             remote_schedule_count: Counter::default(),
@@ -244,8 +241,8 @@ impl Shared {
         }
         if let Some(slot) = &self.driver {
             slot.driver().unpark();
+            slot.monitor().wake();
         }
-        self.monitor.wake();
     }
 }
 

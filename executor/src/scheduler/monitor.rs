@@ -20,9 +20,14 @@
 //!
 //! An idle runtime must not pay a wakeup per millisecond. When one wait has
 //! held the driver for [`DEEP_AFTER`] looks in a row, the monitor sleeps
-//! without a timeout ("deep"), and the next worker to leave the driver wakes
-//! it ([`Monitor::driver_left`]). The race between the two is a Dekker pair
-//! of SeqCst fences, M1 and M2 below; `loom_tests::monitor_deep_sleep_vs_driver_left`
+//! without a timeout ("deep"), and the next unlock of the driver wakes it
+//! ([`Monitor::driver_left`], called by `DriverSlot::unlock` itself, so that
+//! no way of leaving the driver can forget it: a first version called it
+//! only where a worker left a blocking wait with tasks to run, and missed a
+//! worker that left with nothing to do while a peer's maintenance poll held
+//! the driver, then parked on its condvar; if that peer then spun, nobody
+//! turned the driver). The race between the two is a Dekker pair of SeqCst
+//! fences, M1 and M2 below; `loom_tests::monitor_deep_sleep_vs_driver_left`
 //! checks it.
 
 use super::park::DriverSlot;
@@ -48,9 +53,8 @@ pub(crate) struct Monitor {
 }
 
 impl Monitor {
-    /// Called by a worker that just left the driver (and unlocked it) with
-    /// tasks to run: if the monitor is in its deep sleep, wake it so that it
-    /// watches this worker.
+    /// Called by `DriverSlot::unlock`, after the unlock: if the monitor is
+    /// in its deep sleep, wake it so that it watches the driver again.
     pub(crate) fn driver_left(&self) {
         // M1: orders the driver unlock (before this call) before our load
         // of `deep`, against M2 in `deep_sleep`. Either the monitor sees the
@@ -71,6 +75,8 @@ impl Monitor {
         // Taking the mutex orders us after the monitor's `wait` began: it
         // holds the mutex from setting `deep` until it waits.
         let _guard = self.mutex.lock();
+        // Relaxed: `deep` is written only under the mutex, and the monitor
+        // reads it under the mutex after its wait (the mutex orders them).
         self.deep.store(false, Relaxed);
         self.condvar.notify_one();
     }
@@ -109,6 +115,8 @@ pub(crate) fn deep_sleep<'a>(
     is_shutdown: impl Fn() -> bool,
     mut guard: crate::sync::MutexGuard<'a, ()>,
 ) -> crate::sync::MutexGuard<'a, ()> {
+    // Relaxed: ordered before the loads below by M2 (and read by
+    // `driver_left` after M1), which is all the Dekker pair needs.
     monitor.deep.store(true, Relaxed);
     // M2: pairs with M1 in `driver_left` (see there).
     fence(SeqCst);
@@ -125,7 +133,7 @@ pub(crate) fn deep_sleep<'a>(
 /// The monitor thread's body; returns at shutdown.
 pub(crate) fn run(shared: &Shared) {
     let Some(slot) = &shared.driver else { return };
-    let monitor = &shared.monitor;
+    let monitor = slot.monitor();
     let mut last_turns = slot.turns();
     let mut held = 0;
     let mut guard = monitor.lock();
@@ -192,13 +200,13 @@ mod tests {
     #[test]
     fn deep_sleep_returns_at_once_if_the_driver_moved() {
         let slot = DriverSlot::new(Box::new(NoDriver));
-        let monitor = Monitor::default();
+        let monitor = slot.monitor();
         assert!(slot.try_lock());
         let last = slot.turns();
         slot.unlock();
         let guard = monitor.lock();
         // Would block forever if it ignored the unlock.
-        drop(deep_sleep(&monitor, &slot, last, || false, guard));
+        drop(deep_sleep(monitor, &slot, last, || false, guard));
         assert!(!monitor.deep.load(Relaxed));
     }
 }

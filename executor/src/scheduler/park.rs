@@ -13,6 +13,7 @@
 //! it the right way: `Driver::unpark` (which is `Poller::notify`) for the
 //! driver owner, the condvar for the rest.
 
+use super::monitor::Monitor;
 use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex};
 use crate::Driver;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -30,6 +31,8 @@ pub(crate) struct DriverSlot {
     /// How many times the driver was left; the monitor compares two reads
     /// to tell a turning driver from an abandoned one.
     turns: AtomicUsize,
+    /// Watches that the driver keeps turning (see `monitor.rs`).
+    monitor: Monitor,
 }
 
 impl DriverSlot {
@@ -38,6 +41,7 @@ impl DriverSlot {
             driver,
             owned: AtomicBool::new(false),
             turns: AtomicUsize::new(0),
+            monitor: Monitor::default(),
         }
     }
 
@@ -49,6 +53,10 @@ impl DriverSlot {
             .is_ok()
     }
 
+    /// Leaves the driver, and tells the monitor (every unlock, whoever
+    /// unlocks: a worker that leaves a blocking wait with nothing to do and
+    /// a maintenance poll leave the driver too, and a peer may then stay
+    /// away for long).
     pub(crate) fn unlock(&self) {
         // Only the owner writes `turns`, so a load and a store suffice.
         // Relaxed: the monitor only compares two reads; what it must not
@@ -57,6 +65,13 @@ impl DriverSlot {
             .store(self.turns.load(Relaxed).wrapping_add(1), Relaxed);
         // Release: pairs with `try_lock`'s Acquire.
         self.owned.store(false, Release);
+        // M1 is inside: orders the two stores above before its load of the
+        // monitor's `deep` flag.
+        self.monitor.driver_left();
+    }
+
+    pub(crate) fn monitor(&self) -> &Monitor {
+        &self.monitor
     }
 
     pub(crate) fn turns(&self) -> usize {
@@ -65,8 +80,10 @@ impl DriverSlot {
     }
 
     pub(crate) fn is_locked(&self) -> bool {
-        // Relaxed: only a hint for the driver hand-off; a stale answer costs
-        // at most one needless or missed nudge, never a lost wakeup.
+        // Relaxed: for the hand-off and the monitor's looks it is a hint (a
+        // stale answer costs one needless or late look). In the monitor's
+        // deep-sleep check it is the load that fence M2 orders against M1
+        // in `unlock` (monitor.rs): a fence pair needs no stronger load.
         self.owned.load(Relaxed)
     }
 
@@ -90,9 +107,9 @@ impl Parker {
         }
     }
 
-    /// Blocks until `unpark`. Returns true if this park was spent inside the
-    /// driver (the caller may then owe the driver to a peer).
-    pub(crate) fn park(&self, driver: Option<&DriverSlot>) -> bool {
+    /// Blocks until `unpark`: inside the driver if it is free, else on the
+    /// condvar.
+    pub(crate) fn park(&self, driver: Option<&DriverSlot>) {
         // Acquire: pairs with the Release in `unpark`, so what the unparker
         // did before (queue a task) is visible after we return.
         if self
@@ -100,17 +117,16 @@ impl Parker {
             .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
             .is_ok()
         {
-            return false;
+            return;
         }
         if let Some(slot) = driver {
             if slot.try_lock() {
                 self.park_driver(slot.driver(), None);
                 slot.unlock();
-                return true;
+                return;
             }
         }
         self.park_condvar();
-        false
     }
 
     /// Runs one non-blocking driver turn if nobody else owns the driver.

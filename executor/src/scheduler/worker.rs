@@ -68,11 +68,8 @@ impl Core {
         fresh: bool,
         use_lifo: bool,
     ) -> bool {
-        shared.remotes[self.index]
-            .metrics
-            .local_schedule_count
-            .add(1);
         if use_lifo {
+            self.count_local_schedule(shared);
             let prev_fresh = std::mem::replace(&mut self.lifo_fresh, fresh);
             match self.lifo_slot.replace(task) {
                 Some(prev) => {
@@ -82,9 +79,18 @@ impl Core {
                 None => false,
             }
         } else {
-            self.push_local(shared, task, fresh);
+            if self.push_local(shared, task, fresh) {
+                self.count_local_schedule(shared);
+            }
             true
         }
+    }
+
+    fn count_local_schedule(&self, shared: &Shared) {
+        shared.remotes[self.index]
+            .metrics
+            .local_schedule_count
+            .add(1);
     }
 
     /// Pushes onto the local queue, except that a fresh task finding it full
@@ -98,11 +104,14 @@ impl Core {
     /// injector behind tens of thousands of never-polled tasks and waited
     /// there, p99 lateness 30-45 ms (docs/benchmarks.md). New work waits;
     /// started work finishes.
-    fn push_local(&mut self, shared: &Shared, task: Notified, fresh: bool) {
+    /// Returns whether the task stayed local.
+    fn push_local(&mut self, shared: &Shared, task: Notified, fresh: bool) -> bool {
         if fresh && self.local.len() >= LOCAL_QUEUE_CAPACITY {
             self.overflow(shared, task);
+            false
         } else {
             self.local.push(task);
+            true
         }
     }
 
@@ -340,11 +349,12 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         shared.notify_if_work_pending();
     }
 
-    let mut held_driver = false;
     loop {
         *cx.core.borrow_mut() = Some(core);
         cx.parked.set(true);
-        held_driver |= shared.remotes[index].parker.park(shared.driver.as_ref());
+        // Leaving the driver (if this park was spent in it) already told
+        // the monitor, which hands the driver on if we stay away.
+        shared.remotes[index].parker.park(shared.driver.as_ref());
         cx.parked.set(false);
         core = cx
             .core
@@ -372,11 +382,6 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         }
         // Spurious, or a driver hand-off nudge: park again (trying the
         // driver first).
-    }
-    if held_driver {
-        // If we stay away long, the monitor hands the driver to a parked
-        // peer; here we only make sure it is watching.
-        shared.monitor.driver_left();
     }
     core.busy_since = Instant::now();
     core

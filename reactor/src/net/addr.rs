@@ -125,9 +125,11 @@ impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {
 }
 
 /// A job for a thread that may block.
+#[doc(hidden)]
 pub type BlockingJob = Box<dyn FnOnce() + Send>;
 
 /// Runs a job on a thread that may block, or gives it back.
+#[doc(hidden)]
 pub type BlockingOffload = fn(BlockingJob) -> Result<(), BlockingJob>;
 
 static OFFLOAD: OnceLock<BlockingOffload> = OnceLock::new();
@@ -136,7 +138,9 @@ static OFFLOAD: OnceLock<BlockingOffload> = OnceLock::new();
 /// function that hands the job to the current runtime's blocking pool (and
 /// gives it back outside a runtime). The first call wins; a plain function
 /// pointer holds no runtime alive. Without it, each lookup gets a thread of
-/// its own.
+/// its own. Wiring for the runtime, hidden from the docs: a second caller
+/// is ignored.
+#[doc(hidden)]
 pub fn set_blocking_offload(offload: BlockingOffload) {
     let _ = OFFLOAD.set(offload);
 }

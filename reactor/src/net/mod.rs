@@ -73,8 +73,29 @@ macro_rules! split_types {
             pub type OwnedReadHalf = split::OwnedReadHalf<$stream>;
             #[doc = concat!("See [`", stringify!($stream), "::into_split`].")]
             pub type OwnedWriteHalf = split::OwnedWriteHalf<$stream>;
-            /// See [`OwnedReadHalf::reunite`](split::OwnedReadHalf::reunite).
-            pub type ReuniteError = split::ReuniteError<$stream>;
+
+            /// The halves passed to
+            /// [`reunite`](split::OwnedReadHalf::reunite) came from different
+            /// streams; here they are back.
+            #[derive(Debug)]
+            pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+            impl From<(OwnedReadHalf, OwnedWriteHalf)> for ReuniteError {
+                fn from((read, write): (OwnedReadHalf, OwnedWriteHalf)) -> ReuniteError {
+                    ReuniteError(read, write)
+                }
+            }
+
+            impl std::fmt::Display for ReuniteError {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str(concat!(
+                        "tried to reunite halves that are not from the same ",
+                        stringify!($stream)
+                    ))
+                }
+            }
+
+            impl std::error::Error for ReuniteError {}
         }
     };
 }

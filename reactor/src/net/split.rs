@@ -6,7 +6,6 @@
 //! The types are generic over the stream; `weft::net::tcp` and
 //! `weft::net::unix` name them for each stream type, as tokio does.
 
-use std::error::Error;
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
@@ -26,10 +25,12 @@ mod sealed {
 
 /// A byte stream that can be split into halves: [`TcpStream`] or
 /// [`UnixStream`]. Sealed; the halves reach the stream only through it.
-pub trait SplitStream: sealed::Sealed + fmt::Debug {
-    /// The stream's name, for error messages.
-    #[doc(hidden)]
-    const NAME: &'static str;
+pub trait SplitStream: sealed::Sealed + fmt::Debug + Sized {
+    /// What [`OwnedReadHalf::reunite`] gives back for halves of two
+    /// different streams: [`tcp::ReuniteError`](super::tcp::ReuniteError)
+    /// or [`unix::ReuniteError`](super::unix::ReuniteError), tuple structs
+    /// as in tokio.
+    type ReuniteError: From<(OwnedReadHalf<Self>, OwnedWriteHalf<Self>)>;
 
     #[doc(hidden)]
     fn poll_read_split(
@@ -50,7 +51,7 @@ pub trait SplitStream: sealed::Sealed + fmt::Debug {
 }
 
 impl SplitStream for TcpStream {
-    const NAME: &'static str = "TcpStream";
+    type ReuniteError = super::tcp::ReuniteError;
 
     fn poll_read_split(
         &self,
@@ -74,7 +75,7 @@ impl SplitStream for TcpStream {
 }
 
 impl SplitStream for UnixStream {
-    const NAME: &'static str = "UnixStream";
+    type ReuniteError = super::unix::ReuniteError;
 
     fn poll_read_split(
         &self,
@@ -158,9 +159,9 @@ impl<S: SplitStream> OwnedReadHalf<S> {
     /// # Errors
     ///
     /// Gives both halves back if they come from different streams.
-    pub fn reunite(self, mut other: OwnedWriteHalf<S>) -> Result<S, ReuniteError<S>> {
+    pub fn reunite(self, mut other: OwnedWriteHalf<S>) -> Result<S, S::ReuniteError> {
         if !Arc::ptr_eq(&self.stream, &other.stream) {
-            return Err(ReuniteError(self, other));
+            return Err((self, other).into());
         }
         other.shutdown_on_drop = false;
         let stream = other.stream.clone();
@@ -237,23 +238,6 @@ macro_rules! half_addrs {
 
 half_addrs!(TcpStream, std::net::SocketAddr);
 half_addrs!(UnixStream, std::os::unix::net::SocketAddr);
-
-/// The halves passed to [`OwnedReadHalf::reunite`] came from different
-/// streams; here they are back.
-#[derive(Debug)]
-pub struct ReuniteError<S: SplitStream>(pub OwnedReadHalf<S>, pub OwnedWriteHalf<S>);
-
-impl<S: SplitStream> fmt::Display for ReuniteError<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "tried to reunite halves that are not from the same {}",
-            S::NAME
-        )
-    }
-}
-
-impl<S: SplitStream> Error for ReuniteError<S> {}
 
 impl<S: SplitStream> AsyncRead for ReadHalf<'_, S> {
     fn poll_read(
