@@ -104,6 +104,7 @@ impl Core {
     /// injector behind tens of thousands of never-polled tasks and waited
     /// there, p99 lateness 30-45 ms (docs/benchmarks.md). New work waits;
     /// started work finishes.
+    ///
     /// Returns whether the task stayed local.
     fn push_local(&mut self, shared: &Shared, task: Notified, fresh: bool) -> bool {
         if fresh && self.local.len() >= LOCAL_QUEUE_CAPACITY {
