@@ -278,3 +278,77 @@ fn unix_stream_borrowed_halves_run_concurrently() {
         assert_eq!(echo.await.unwrap(), 800);
     });
 }
+
+#[test]
+fn unix_datagram_try_and_poll_forms() {
+    let rt = rt();
+    let dir = scratch_dir("unix-dgram-try");
+    let path = dir.join("target.sock");
+    rt.block_on(async {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let mut buf = [0u8; 64];
+        // Nothing queued: the try form says so at once.
+        assert_eq!(
+            b.try_recv(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        assert_eq!(a.try_send(b"now").unwrap(), 3);
+        assert_eq!(b.try_recv(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"now");
+        // Fill the peer's queue: try_send reports WouldBlock instead of
+        // waiting (bounded: the queue holds far fewer than this).
+        let mut sent = 0;
+        let full = loop {
+            match a.try_send(&[1u8; 512]) {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 100_000, "the queue never filled");
+        };
+        assert_eq!(full.kind(), ErrorKind::WouldBlock);
+        // The async send now waits for write readiness, which Linux
+        // reports once the peer drained enough (a quarter of the buffer
+        // free, not one datagram); a poll_recv loop in another task drains.
+        let b = std::sync::Arc::new(b);
+        let b2 = b.clone();
+        let drain = weft::spawn(async move {
+            let mut buf = [0u8; 64];
+            for _ in 0..=sent {
+                let n = std::future::poll_fn(|cx| b2.poll_recv(cx, &mut buf))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 64, "truncated to the buffer");
+            }
+        });
+        a.send(&[2u8; 512]).await.unwrap();
+        drain.await.unwrap();
+        assert_eq!(
+            b.try_recv(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        // By address.
+        let target = UnixDatagram::bind(&path).unwrap();
+        let sender = UnixDatagram::unbound().unwrap();
+        sender.try_send_to(b"addressed", &path).unwrap();
+        let n = std::future::poll_fn(|cx| sender.poll_send_to(cx, b"polled", &path))
+            .await
+            .unwrap();
+        assert_eq!(n, 6);
+        let (n, from) = target.try_recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from.is_unnamed()), (&b"addressed"[..], true));
+        let (n, _) = target.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"polled");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn owned_write_half_reunites_too() {
+    let rt = rt();
+    rt.block_on(async {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let (r, w) = a.into_split();
+        let mut a = w.reunite(r).unwrap();
+        a.write_all(b"whole again").await.unwrap();
+    });
+}

@@ -170,6 +170,18 @@ impl<S: SplitStream> OwnedReadHalf<S> {
     }
 }
 
+impl<S: SplitStream> OwnedWriteHalf<S> {
+    /// Puts the stream back together; the same as
+    /// [`OwnedReadHalf::reunite`] from this side.
+    ///
+    /// # Errors
+    ///
+    /// Gives both halves back if they come from different streams.
+    pub fn reunite(self, other: OwnedReadHalf<S>) -> Result<S, S::ReuniteError> {
+        other.reunite(self)
+    }
+}
+
 impl<S: SplitStream> Drop for OwnedWriteHalf<S> {
     fn drop(&mut self) {
         if self.shutdown_on_drop {

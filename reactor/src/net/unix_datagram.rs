@@ -163,6 +163,71 @@ impl UnixDatagram {
         self.inner.read_with(|s| s.recv(buf)).await
     }
 
+    /// Sends one datagram to the connected peer now, or fails with
+    /// `WouldBlock` if the peer's queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As `send(2)`.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.get_ref().send(buf)
+    }
+
+    /// Sends one datagram to `path` now, or fails with `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// As `sendto(2)`.
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        self.inner.get_ref().send_to(buf, path)
+    }
+
+    /// Receives one queued datagram now, or fails with `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)`.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.get_ref().recv(buf)
+    }
+
+    /// Receives one queued datagram and its sender's address now, or fails
+    /// with `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// As `recvfrom(2)`.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.get_ref().recv_from(buf)
+    }
+
+    /// Polls to receive one datagram from the connected peer (only the last
+    /// task to poll is woken).
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)`.
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_io(cx, Direction::Read, |s| s.recv(buf), |_| false)
+    }
+
+    /// Polls to send one datagram to `path` (only the last task to poll is
+    /// woken).
+    ///
+    /// # Errors
+    ///
+    /// As `sendto(2)`.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        path: &Path,
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_io(cx, Direction::Write, |s| s.send_to(buf, path), |_| false)
+    }
+
     /// Polls to receive one datagram (only the last task to poll is woken).
     ///
     /// # Errors
