@@ -569,12 +569,13 @@ pub fn name_filter() -> Option<String> {
 }
 
 /// Where result files go: `$WEFT_BENCH_OUT`, else `target/bench-results/`
-/// under the workspace root.
+/// under the main workspace's root (benches/ is a package of its own).
 pub fn out_dir() -> PathBuf {
     let dir = std::env::var_os("WEFT_BENCH_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
                 .join("target")
                 .join("bench-results")
         });

@@ -2,7 +2,7 @@
 //! of a side-by-side load test (see docs/benchmarks.md, "HTTP under wrk").
 //!
 //! ```sh
-//! cargo run --release --example http_tokio -- --addr 127.0.0.1:8081
+//! cd benches && cargo run --release --bin http_tokio -- --addr 127.0.0.1:8081
 //! ```
 
 use http_body_util::Full;
