@@ -9,10 +9,18 @@
 //! WEFT_SCALING_WORKERS=1,2,4,8 cargo bench --bench scaling   # choose the points
 //! ```
 //!
-//! For every worker count in 1..=N and 2N (N = available parallelism; the
-//! last point shows oversubscription), each runtime runs two workloads
-//! (every round visits every worker count, so noise that comes and goes
-//! hits all points alike):
+//! For every worker count in 1..=N, 2N and 4N (N = available parallelism),
+//! each runtime runs two workloads (every round visits every worker count,
+//! so noise that comes and goes hits all points alike). The 2N and 4N
+//! points are *oversubscribed*: more workers than CPUs, so workers share
+//! cores and the OS scheduler preempts them, as on a machine whose runtime
+//! was sized for more cores than its container gets. There the ideal is a
+//! flat line at N, and the question is how much a runtime loses to
+//! preempted searchers, wake-ups of workers that have no core to run on
+//! and stolen work left behind by a descheduled worker. Every printed row
+//! with more workers than CPUs says so ("2N, oversubscribed"), and the CSV
+//! has an `oversubscribed` column.
+//!
 //!
 //! - `fork_join`: recursive parallel fib(38), spawning above a cutoff of 22
 //!   (CPU-bound, about 2,600 tasks);
@@ -114,7 +122,8 @@ fn run_which(which: usize, workload: &str, t: &Trio) -> f64 {
     }
 }
 
-/// The worker counts to measure: `WEFT_SCALING_WORKERS`, else 1..=N and 2N.
+/// The worker counts to measure: `WEFT_SCALING_WORKERS`, else 1..=N, 2N and
+/// 4N (the last two oversubscribed).
 fn worker_counts(n: usize) -> Vec<usize> {
     if let Ok(list) = std::env::var("WEFT_SCALING_WORKERS") {
         let mut v: Vec<usize> = list
@@ -134,15 +143,32 @@ fn worker_counts(n: usize) -> Vec<usize> {
     }
     let mut v: Vec<usize> = (1..=n).collect();
     v.push(2 * n);
+    v.push(4 * n);
+    v.dedup(); // n = 1: 1, 2, 4
     v
+}
+
+/// A worker count as printed: `w`, and past the CPU count how far past
+/// (`"8 (4N, oversubscribed)"`), so that no one reads an oversubscribed
+/// row as a point on the speedup curve.
+fn point_label(w: usize, n: usize) -> String {
+    if w <= n {
+        w.to_string()
+    } else if w % n == 0 {
+        format!("{w} ({}N, oversubscribed)", w / n)
+    } else {
+        format!("{w} (oversubscribed)")
+    }
 }
 
 fn main() {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     let samples: usize = env_or("WEFT_SCALING_SAMPLES", if quick() { 3 } else { 7 }).max(1);
     let counts = worker_counts(n);
+    let over: Vec<usize> = counts.iter().copied().filter(|&w| w > n).collect();
     println!(
-        "weft scaling: workers {counts:?}, {samples} samples, {}",
+        "weft scaling: workers {counts:?} (N = {n} CPUs; oversubscribed: {over:?}), \
+         {samples} samples, {}",
         common::machine()
     );
 
@@ -188,7 +214,8 @@ fn main() {
                 medians[k][which][p] = median(&got[k][which][p]);
             }
             println!(
-                "  {w:>3} workers  {workload:<9}  weft {}  tokio {}  async-executor {}",
+                "  {:>24} workers  {workload:<9}  weft {}  tokio {}  async-executor {}",
+                point_label(w, n),
                 fmt_secs(medians[k][0][p]),
                 fmt_secs(medians[k][1][p]),
                 fmt_secs(medians[k][2][p])
@@ -200,24 +227,32 @@ fn main() {
         .iter()
         .position(|&w| w == 1)
         .expect("1 worker is measured");
-    let mut csv = String::from("workload,workers,runtime,median_s,speedup\n");
+    let mut csv = String::from("workload,workers,runtime,median_s,speedup,oversubscribed\n");
     let mut table = String::from(
         "\n| workload | workers | weft | tokio | async-executor |\n|---|---:|---:|---:|---:|\n",
     );
     for (k, workload) in WORKLOADS.iter().enumerate() {
         for (p, &w) in counts.iter().enumerate() {
-            let mut row = format!("| {workload} | {w} |");
+            let mut row = format!("| {workload} | {} |", point_label(w, n));
             for which in 0..3 {
                 let m = medians[k][which][p];
                 let speedup = medians[k][which][base] / m;
-                let _ = writeln!(csv, "{workload},{w},{},{m:.9},{speedup:.4}", NAMES[which]);
+                let _ = writeln!(
+                    csv,
+                    "{workload},{w},{},{m:.9},{speedup:.4},{}",
+                    NAMES[which],
+                    w > n
+                );
                 let _ = write!(row, " {} (x{speedup:.2}) |", fmt_secs(m));
             }
             table.push_str(&row);
             table.push('\n');
         }
     }
-    println!("{table}(median time, speedup over the same runtime at 1 worker in parentheses)");
+    println!(
+        "{table}(median time, speedup over the same runtime at 1 worker in parentheses; \
+         rows past N = {n} CPUs are oversubscribed: the ideal there is x{n}, not the worker count)"
+    );
     write_result("scaling.csv", &csv);
     write_result("scaling.svg", &svg(&counts, n, &medians, base));
 
@@ -310,6 +345,19 @@ fn svg(counts: &[usize], n: usize, medians: &[Vec<Vec<f64>>], base: usize) -> St
             r#"<text x="{}" y="22" text-anchor="middle" font-size="14" font-weight="bold">{workload}: speedup vs workers</text>"#,
             (left + right) / 2.0
         );
+        // The oversubscribed region (more workers than CPUs), shaded first
+        // so that the grid and the curves are drawn over it.
+        if max_x > n as f64 {
+            let x = sx(n as f64);
+            let _ = writeln!(
+                s,
+                r##"<rect x="{x}" y="{top}" width="{}" height="{}" fill="#f2f2f2"/><text x="{}" y="{}" text-anchor="middle" fill="#666">oversubscribed</text>"##,
+                right - x,
+                bottom - top,
+                (x + right) / 2.0,
+                top + 14.0
+            );
+        }
         // Axes, grid and ticks.
         let _ = writeln!(
             s,
