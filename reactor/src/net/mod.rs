@@ -2,8 +2,8 @@
 //!
 //! Every type registers with the current thread's reactor when created
 //! (see [`context`](crate::context)) and may then be used from any thread.
-//! Byte streams implement [`futures_io::AsyncRead`] and
-//! [`futures_io::AsyncWrite`]; vectored writes go out as one `writev(2)`.
+//! Byte streams implement [`AsyncRead`] and [`AsyncWrite`]; vectored writes
+//! go out as one `writev(2)`.
 //! Errors carry the OS's kind (`ConnectionRefused`, `ConnectionReset`,
 //! `BrokenPipe`, ...), exactly as std would report them.
 //!
@@ -11,6 +11,9 @@
 //! takes, through this crate's [`ToSocketAddrs`]: addresses and IP literals
 //! are used at once, and host names are resolved on another thread (the
 //! runtime's blocking pool), so a DNS lookup never blocks a worker.
+//!
+//! [`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html
+//! [`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html
 
 mod addr;
 #[cfg(all(test, loom))]
