@@ -213,8 +213,8 @@ impl TcpStream {
 
     /// Owned halves, which may move to different tasks. Dropping the write
     /// half shuts down the write direction (the peer reads end-of-file);
-    /// [`reunite`](super::split::OwnedReadHalf::reunite) puts the halves
-    /// back together.
+    /// `reunite` on either half puts them back together (see
+    /// [`OwnedReadHalf`]).
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::into_split(self)
     }
