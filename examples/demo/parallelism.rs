@@ -185,6 +185,11 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
         "   {} interleaved ({order}); medians, and the range of speedups.",
         plural(repeats, "round", "rounds")
     ))?;
+    ui.line("   Cores busy: the workers' CPU time over the wall time; ideal: one per")?;
+    ui.line(format!(
+        "   worker, up to the {}.",
+        plural(cores, "core", "cores")
+    ))?;
     ui.blank()?;
 
     let load_before = cpu::load_average();
@@ -259,7 +264,7 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
         .collect();
     let verdict = verdict::assess(&measured, cores, load);
 
-    print_table(ui, &samples, &measured, &verdict, max)?;
+    print_table(ui, &samples, &measured, &verdict, max, cores)?;
     ui.blank()?;
     print_conclusion(ui, &samples, &measured, &verdict, cores, load)?;
 
@@ -274,8 +279,11 @@ fn print_table(
     measured: &[Measured],
     verdict: &Verdict,
     max: usize,
+    cores: usize,
 ) -> io::Result<()> {
-    let scale = BAR as f64 / max as f64;
+    // The bar's room is the ideal, `min(workers, cores)`; the widest ideal
+    // fills it.
+    let scale = BAR as f64 / verdict::ideal(max, cores);
     ui.line(format!(
         "   {:>7}  {:>9}  {:>7}  {:<9}   {:<w$}  {:>9}",
         "workers",
@@ -298,7 +306,8 @@ fn print_table(
         } else {
             format!("{}-{}", ratio(m.speedup.min), ratio(m.speedup.max))
         };
-        let ideal_cells = ((s.workers as f64 * scale).round() as usize).clamp(1, BAR);
+        let ideal_cells =
+            ((verdict::ideal(s.workers, cores) * scale).round() as usize).clamp(1, BAR);
         let (busy, bar) = match m.cores_busy {
             Some(b) => {
                 let filled = ((b.median * scale).round() as usize).min(BAR);
@@ -549,7 +558,8 @@ mod tests {
         let mut out = Vec::new();
         {
             let mut ui = Ui::new(&mut out, false);
-            print_table(&mut ui, &samples, &measured, &verdict, rows.len()).unwrap();
+            let max = rows.last().unwrap().0;
+            print_table(&mut ui, &samples, &measured, &verdict, max, cores).unwrap();
             print_conclusion(&mut ui, &samples, &measured, &verdict, cores, Some(load)).unwrap();
         }
         let text = String::from_utf8(out).unwrap();
