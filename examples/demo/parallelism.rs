@@ -176,14 +176,16 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
         "   I/O-bound: {tasks} tasks that each wait {} on a timer.",
         ui::duration(config.io_wait)
     ))?;
-    let order = if counts.len() == 1 {
-        "1, 1, ...".to_string()
+    let schedule = if counts.len() == 1 {
+        format!("{repeats} runs")
     } else {
-        format!("1..{max}, {max}..1, ...")
+        format!(
+            "{} interleaved (1..{max}, {max}..1, ...)",
+            plural(repeats, "round", "rounds")
+        )
     };
     ui.line(format!(
-        "   {} interleaved ({order}); medians, and the range of speedups.",
-        plural(repeats, "round", "rounds")
+        "   {schedule}; medians, and the range of speedups."
     ))?;
     ui.line("   Cores busy: the workers' CPU time over the wall time; ideal: one per")?;
     ui.line(format!(
@@ -377,15 +379,15 @@ fn print_conclusion(
                 .iter()
                 .map(|s| {
                     format!(
-                        "{} of {} ({})",
+                        "{} of {} busy with {}",
                         ratio(s.got),
-                        s.could,
+                        plural(s.could as usize, "core", "cores"),
                         plural(s.workers, "worker", "workers")
                     )
                 })
                 .collect();
             format!(
-                "The workers kept only {} cores busy; other programs had the rest",
+                "The workers kept only {}; other programs had the rest",
                 parts.join(", ")
             )
         };
