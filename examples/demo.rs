@@ -5,7 +5,8 @@
 //! ```
 //!
 //! 1. Concurrency: 10,000 tasks each wait 100 ms on a timer, on one worker.
-//! 2. Parallelism: a CPU-bound and an I/O-bound job at 1..=N workers.
+//! 2. Parallelism: a CPU-bound and an I/O-bound job at 1..=N workers, with
+//!    the cores the workers really got (and a warning if others took them).
 //! 3. Work stealing: per-worker polls and steals from `RuntimeMetrics`.
 //! 4. Event loop: `driver_stats()` around an echo exchange on 127.0.0.1.
 //!

@@ -11,7 +11,9 @@
 //! - [`time`]: `sleep`, `timeout`, `interval` on a hierarchical timer wheel
 //!   with exact deadlines.
 //! - [`net`]: TCP, UDP and Unix sockets implementing `futures_io`'s
-//!   `AsyncRead` / `AsyncWrite`; [`io::Async`] for any other file descriptor.
+//!   `AsyncRead` / `AsyncWrite`; `read`, `write_all` and friends come from
+//!   `weft::io`'s extension traits. [`io::Async`] for any other file
+//!   descriptor.
 //! - [`RuntimeMetrics`]: per-worker polls, steals, parks, busy time.
 //!
 //! ```
@@ -36,7 +38,15 @@
 //!
 //! The crates behind it: `weft-executor` (tasks, scheduler, blocking pool,
 //! metrics), `weft-reactor` (the event loop, sockets, the driver),
-//! `weft-timer` (the timer wheel). `docs/` explains the design.
+//! `weft-timer` (the timer wheel). Use them through `weft`: every example
+//! in these pages is written with `weft::` paths.
+//!
+//! More in the repository's `docs/` folder: `docs/guide.md` (a user's
+//! guide: a server, timers, sockets, shutdown, metrics, coming from tokio), `docs/concepts.md`
+//! (callbacks, coroutines, the event loop, concurrency and parallelism, and
+//! where weft does each), `docs/benchmarks.md` (weft against tokio and
+//! async-executor, measured), `docs/architecture.md` and
+//! `docs/scheduler.md` (the design, and the sleep protocol's proof sketch).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

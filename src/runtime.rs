@@ -18,8 +18,6 @@ use std::time::Duration;
 use weft_executor::task::JoinHandle;
 use weft_executor::RuntimeMetrics;
 
-/// Counters of the event loop (turns, I/O events, timers fired, tasks
-/// woken), for the curious and for the demo.
 pub use weft_reactor::DriverStats;
 
 /// The executor's side of the driver: a shared reference to the reactor's

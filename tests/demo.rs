@@ -1,7 +1,9 @@
 //! The examples, run as tests: the demo in `--quick` mode (its output's
 //! shape: four parts, a speedup row per worker count, numbers that parse,
-//! 80 columns, no colour when not on a terminal, SVG files), and the echo
-//! server's self-test.
+//! 80 columns, no colour when not on a terminal, SVG files), the demo on a
+//! machine made busy on purpose (it must warn, not claim a speedup), and
+//! the echo server's self-test. The demo's own unit tests (the busy-machine
+//! decision on made-up numbers, in `verdict.rs`) run here too.
 //!
 //! The demo's logic is compiled into this test from `examples/demo/`, so no
 //! nested `cargo run` (which would wait on the build directory lock that
@@ -18,8 +20,18 @@ mod demo;
 mod echo;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The demo tests measure CPU time; one at a time, so that neither is the
+/// other's load.
+static ONE_DEMO_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run_quick_demo(svg_dir: &std::path::Path) -> String {
+    let _one = ONE_DEMO_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let args = demo::Args::parse(
         [
             "--quick",
@@ -50,6 +62,12 @@ fn table<'a>(text: &'a str, header: &[&str]) -> Vec<&'a str> {
     lines.take_while(|l| !l.trim().is_empty()).collect()
 }
 
+/// The text with every run of whitespace (line breaks of wrapped
+/// paragraphs too) made one space.
+fn flatten(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A duration printed as `<number> <unit>`, in milliseconds.
 fn parse_ms(value: &str, unit: &str) -> f64 {
     let v: f64 = value
@@ -62,6 +80,155 @@ fn parse_ms(value: &str, unit: &str) -> f64 {
         "µs" => v / 1e3,
         other => panic!("unknown unit {other:?}"),
     }
+}
+
+const BUSY_WARNING: &str = "Warning: this machine is busy";
+const ABOVE_IDEAL_NOTE: &str = "* Above the ideal";
+
+/// Part 2's table: one row per worker count (1 and 2), each with numbers
+/// that parse, and no speedup above what the cores allow without the note
+/// that explains it. Returns the rows' (workers, speedup, cores busy).
+fn check_parallelism_table(text: &str) -> Vec<(usize, f64, Option<f64>)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rows = table(
+        text,
+        &["workers", "CPU-bound", "speedup", "cores busy", "I/O-bound"],
+    );
+    assert_eq!(rows.len(), 2, "one row per worker count:\n{rows:#?}");
+    let mut parsed = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        // workers, CPU time + unit, speedup, range, cores busy, bar,
+        // I/O time + unit
+        let w: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(w.len(), 9, "nine fields in {row:?}");
+        let workers = w[0].parse::<usize>().expect("worker count");
+        assert_eq!(workers, i + 1);
+        assert!(parse_ms(w[1], w[2]) > 0.0);
+        let marked = w[3].ends_with('*');
+        let speedup: f64 = w[3]
+            .trim_end_matches('*')
+            .trim_end_matches('x')
+            .parse()
+            .expect("speedup");
+        assert!(speedup > 0.0);
+        if workers == 1 {
+            assert_eq!(w[3], "1.00x", "speedup is relative to 1 worker");
+            assert_eq!(w[4], "-", "no range for 1 worker against itself");
+        } else {
+            let (low, high) = w[4].split_once('-').expect("a range low-high");
+            let low: f64 = low.parse().expect("range low");
+            let high: f64 = high.parse().expect("range high");
+            assert!(0.0 < low && low <= high, "{row:?}");
+        }
+        let busy = (w[5] != "n/a").then(|| w[5].parse::<f64>().expect("cores busy"));
+        if let Some(busy) = busy {
+            // A physical bound (with room for the CPU clock's lag): a unit
+            // mix-up would break it, a slow machine cannot.
+            assert!(
+                busy > 0.0 && busy <= workers as f64 * 1.25,
+                "cores busy {busy} with {workers} workers: {row:?}"
+            );
+        }
+        assert!(
+            w[6].chars().all(|c| c == '#' || c == '.'),
+            "a bar of # and . in {row:?}"
+        );
+        assert!(parse_ms(w[7], w[8]) > 0.0);
+        // Never a speedup above the core count without an explanation.
+        let ideal = workers.min(cores) as f64;
+        if speedup > ideal * 1.05 {
+            assert!(marked, "a speedup above the ideal is marked: {row:?}");
+            assert!(
+                flatten(text).contains(ABOVE_IDEAL_NOTE),
+                "a marked speedup is explained:\n{text}"
+            );
+        }
+        parsed.push((workers, speedup, busy));
+    }
+    let flat = flatten(text);
+    let busy_warning = flat.contains(BUSY_WARNING);
+    let claim = flat.contains("faster than one");
+    assert!(
+        busy_warning != claim,
+        "either the warning or the conclusion, never both or neither:\n{text}"
+    );
+    parsed
+}
+
+/// Threads that keep every core busy until dropped (or for at most
+/// `limit`, should the test hang).
+struct Burners {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u64>>,
+}
+
+impl Burners {
+    fn start(count: usize, limit: Duration) -> Burners {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let mut x = 1u64;
+                    while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+                        for _ in 0..10_000 {
+                            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                        }
+                    }
+                    x
+                })
+            })
+            .collect();
+        Burners { stop, threads }
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// With three spinning threads per core beside it, the demo's workers get
+/// about a third of the cores they could use: part 2 must say the machine
+/// is busy, and must not claim a speedup.
+#[test]
+fn quick_demo_on_a_busy_machine_warns_instead_of_claiming_a_speedup() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let svg_dir: PathBuf =
+        std::env::temp_dir().join(format!("weft-demo-busy-{}", std::process::id()));
+    let text = {
+        let _burners = Burners::start(3 * cores, Duration::from_secs(120));
+        run_quick_demo(&svg_dir)
+    };
+    println!("{text}");
+    let rows = check_parallelism_table(&text);
+    let flat = flatten(&text);
+    assert!(
+        flat.contains(BUSY_WARNING),
+        "the busy machine is reported:\n{text}"
+    );
+    assert!(
+        flat.contains("this machine is busy (load average"),
+        "with the load average:\n{text}"
+    );
+    assert!(
+        !flat.contains("faster than one"),
+        "no speedup is claimed on a busy machine:\n{text}"
+    );
+    if rows.iter().all(|r| r.2.is_some()) {
+        assert!(
+            flat.contains("The workers kept only"),
+            "the warning says what the workers got:\n{text}"
+        );
+    }
+    let svg = std::fs::read_to_string(svg_dir.join("parallelism.svg")).expect("SVG written");
+    assert!(svg.contains("machine busy"), "the plot says so too");
+    let _ = std::fs::remove_dir_all(&svg_dir);
 }
 
 #[test]
@@ -102,19 +269,7 @@ fn quick_demo_has_the_four_parts_and_parsable_numbers() {
     assert!(parse_ms(words[0], words[1]) > 0.0);
 
     // Part 2: one row per worker count, 1 and 2, each with numbers.
-    let rows = table(&text, &["workers", "CPU-bound", "speedup", "I/O-bound"]);
-    assert_eq!(rows.len(), 2, "one row per worker count:\n{rows:#?}");
-    for (i, row) in rows.iter().enumerate() {
-        let w: Vec<&str> = row.split_whitespace().collect();
-        // workers, CPU time + unit, speedup, ideal, I/O time + unit, bar
-        assert_eq!(w[0].parse::<usize>().expect("worker count"), i + 1);
-        assert!(parse_ms(w[1], w[2]) > 0.0);
-        let speedup: f64 = w[3].trim_end_matches('x').parse().expect("speedup");
-        assert!(speedup > 0.0);
-        assert_eq!(w[4], format!("{}x", i + 1), "ideal speedup");
-        assert!(parse_ms(w[5], w[6]) > 0.0);
-    }
-    assert!(rows[0].contains("1.00x"), "speedup is relative to 1 worker");
+    check_parallelism_table(&text);
 
     // Part 3: one row per worker with integer counters.
     let rows = table(&text, &["worker", "queued", "polled", "stolen"]);

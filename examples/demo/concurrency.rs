@@ -124,11 +124,13 @@ pub fn run(config: &Config, ui: &mut Ui<'_>) -> io::Result<String> {
         y_max: n as f64,
         x_ticks: None,
         x_marker: Some((wait.as_secs_f64() * 1e3, "one sleep")),
+        note: None,
         series: vec![svg::Series {
             name: "finished",
             color: "#1f77b4",
             dashed: false,
             points,
+            ranges: Vec::new(),
         }],
     }))
 }

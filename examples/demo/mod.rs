@@ -7,19 +7,24 @@
 //! | part | file | runtime | what it measures |
 //! |---|---|---|---|
 //! | 1. concurrency | `concurrency.rs` | 1 worker | 10,000 timer waits overlapping on one thread |
-//! | 2. parallelism | `parallelism.rs` | 1..=N workers | a CPU-bound and an I/O-bound job, time and speedup |
+//! | 2. parallelism | `parallelism.rs` | 1..=N workers | a CPU-bound and an I/O-bound job: time, speedup, cores busy |
 //! | 3. work stealing | `stealing.rs` | N workers (at least 2) | per-worker polls and steals from `RuntimeMetrics` |
 //! | 4. event loop | `event_loop.rs` | 1 worker | `driver_stats()` deltas around an echo exchange |
 //!
 //! Every number printed is measured while the demo runs, or worked out
 //! from measured numbers and the sizes below (which the flags choose).
+//! Part 2 also checks that its numbers mean something: `cpu.rs` reads how
+//! much CPU the workers really got, `verdict.rs` decides when the machine
+//! was too busy for a speedup to be believed.
 
 mod concurrency;
+mod cpu;
 mod event_loop;
 mod parallelism;
 mod stealing;
 mod svg;
 mod ui;
+mod verdict;
 mod work;
 
 use std::io::{self, IsTerminal};
@@ -84,8 +89,8 @@ pub struct Config {
     pub sleepers: usize,
     pub sleep: Duration,
     /// Part 2: tasks the job is split into, its length on one worker, how
-    /// many runs per worker count (the fastest is kept), and the I/O-bound
-    /// job's wait per task.
+    /// many interleaved rounds (each runs every worker count once; the
+    /// medians are shown), and the I/O-bound job's wait per task.
     pub cpu_tasks: usize,
     pub cpu_total: Duration,
     pub repeats: usize,
@@ -109,7 +114,7 @@ impl Config {
                 sleep: Duration::from_millis(100),
                 cpu_tasks: 64,
                 cpu_total: Duration::from_millis(150),
-                repeats: 1,
+                repeats: 3,
                 io_wait: Duration::from_millis(50),
                 steal_tasks: 100,
                 steal_total: Duration::from_millis(60),
@@ -122,8 +127,8 @@ impl Config {
                 sleepers: 10_000,
                 sleep: Duration::from_millis(100),
                 cpu_tasks: 128,
-                cpu_total: Duration::from_millis(500),
-                repeats: 3,
+                cpu_total: Duration::from_millis(400),
+                repeats: 5,
                 io_wait: Duration::from_millis(100),
                 steal_tasks: 200,
                 steal_total: Duration::from_millis(200),

@@ -15,6 +15,9 @@ pub struct Series<'a> {
     pub color: &'a str,
     pub dashed: bool,
     pub points: Vec<(f64, f64)>,
+    /// Vertical bars from low to high at some x values `(x, low, high)`:
+    /// the spread of repeated measurements behind a point.
+    pub ranges: Vec<(f64, f64, f64)>,
 }
 
 pub struct LineChart<'a> {
@@ -28,6 +31,8 @@ pub struct LineChart<'a> {
     pub x_ticks: Option<Vec<f64>>,
     /// A dashed vertical line with a label, at an x value.
     pub x_marker: Option<(f64, &'a str)>,
+    /// A warning printed in red under the title.
+    pub note: Option<&'a str>,
     pub series: Vec<Series<'a>>,
 }
 
@@ -116,7 +121,7 @@ fn y_pos(v: f64, y_max: f64) -> f64 {
 
 /// The legend, in the top left corner of the plot area, or the top right.
 fn legend(svg: &mut String, entries: &[(&str, &str, bool)], right: bool) {
-    let box_w = 130.0;
+    let box_w = 160.0;
     let x0 = if right {
         WIDTH - RIGHT - box_w - 8.0
     } else {
@@ -157,6 +162,15 @@ pub fn line_chart(chart: &LineChart<'_>) -> String {
     };
     let y_max = if chart.y_max > 0.0 { chart.y_max } else { 1.0 };
     frame(&mut svg, chart.title, chart.x_label, chart.y_label, y_max);
+    if let Some(note) = chart.note {
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="middle" fill="#d62728">{}</text>"##,
+            WIDTH / 2.0,
+            TOP - 2.0,
+            escape(note)
+        );
+    }
     let x_pos = |v: f64| LEFT + (v - x_min) / (x_max - x_min) * (WIDTH - LEFT - RIGHT);
     let x_ticks = chart.x_ticks.clone().unwrap_or_else(|| ticks(x_min, x_max));
     for t in x_ticks {
@@ -196,6 +210,16 @@ pub fn line_chart(chart: &LineChart<'_>) -> String {
             s.color,
             points.join(" ")
         );
+        for (x, low, high) in &s.ranges {
+            let px = x_pos(*x);
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="{}" stroke-width="1.5"/>"#,
+                y_pos(*low, y_max),
+                y_pos(*high, y_max),
+                s.color
+            );
+        }
         if s.points.len() <= 32 {
             for (x, y) in &s.points {
                 let _ = writeln!(

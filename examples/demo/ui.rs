@@ -94,6 +94,11 @@ impl<'a> Ui<'a> {
         self.paint("32", text)
     }
 
+    /// A warning.
+    pub fn bad(&self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+
     /// A bar of `filled` cells followed by `empty` cells of "room left".
     pub fn bar(&self, filled: usize, empty: usize) -> String {
         let (full, room) = if self.color {
@@ -105,6 +110,27 @@ impl<'a> Ui<'a> {
         let empty: String = std::iter::repeat_n(room, empty).collect();
         format!("{}{}", self.good(&filled), self.dim(&empty))
     }
+}
+
+/// `text` broken into lines of at most [`COLUMNS`] characters at spaces,
+/// the first line starting with `first`, the others with `rest`.
+pub fn wrap(text: &str, first: &str, rest: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > COLUMNS {
+            lines.push(std::mem::replace(&mut line, rest.to_string()));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    lines.push(line);
+    lines
 }
 
 /// `12345678` as `12,345,678`.
@@ -152,5 +178,21 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(1000)), "1,000 s");
         assert_eq!(duration(Duration::from_millis(101)), "101.0 ms");
         assert_eq!(duration(Duration::from_micros(61)), "61 µs");
+    }
+
+    #[test]
+    fn wraps_at_80_columns() {
+        let text = "word ".repeat(40);
+        let lines = wrap(&text, "   ! ", "     ");
+        assert!(lines.len() > 1);
+        assert!(lines[0].starts_with("   ! word"));
+        for line in &lines[1..] {
+            assert!(line.starts_with("     word"), "{line:?}");
+        }
+        for line in &lines {
+            assert!(line.chars().count() <= COLUMNS, "{line:?}");
+        }
+        let words: usize = lines.iter().map(|l| l.matches("word").count()).sum();
+        assert_eq!(words, 40);
     }
 }

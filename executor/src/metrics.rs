@@ -46,8 +46,16 @@ impl Counter {
 
 /// A snapshot handle on a runtime's metrics.
 ///
-/// Obtained from `Executor::metrics` / `Handle::metrics`. Each call reads
-/// the live counters.
+/// Obtained from `weft::Runtime::metrics` / `weft::Handle::metrics`. Each
+/// call reads the live counters.
+///
+/// ```
+/// let rt = weft::Runtime::builder().worker_threads(2).build().unwrap();
+/// rt.block_on(async { weft::spawn(async {}).await.unwrap() });
+/// let metrics = rt.metrics();
+/// assert_eq!(metrics.num_workers(), 2);
+/// assert!(metrics.spawned_tasks_count() >= 1);
+/// ```
 #[derive(Clone)]
 pub struct RuntimeMetrics {
     pub(crate) shared: crate::sync::Arc<crate::scheduler::Shared>,

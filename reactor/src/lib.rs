@@ -1,6 +1,8 @@
 //! weft's reactor: the event loop on [`polling`], non-blocking sockets, and
 //! the I/O + timer driver that weft's workers turn.
 //!
+//! [`polling`]: https://docs.rs/polling/3
+//!
 //! # A tour
 //!
 //! | concept | here |

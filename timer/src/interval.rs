@@ -26,14 +26,15 @@ const MISSED_TICK_SLACK: Duration = Duration::from_millis(5);
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn example() {
+/// ```
 /// use std::time::Duration;
 ///
-/// let mut interval = weft_timer::interval(Duration::from_millis(10));
-/// interval.tick().await; // at once
-/// interval.tick().await; // 10 ms later
-/// # }
+/// # weft::Runtime::new().unwrap().block_on(async {
+/// let mut interval = weft::time::interval(Duration::from_millis(10));
+/// let first = interval.tick().await; // at once
+/// let second = interval.tick().await; // 10 ms later
+/// assert!(second >= first + Duration::from_millis(10));
+/// # });
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
@@ -76,7 +77,7 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 /// counted.)
 ///
 /// ```
-/// use weft_timer::MissedTickBehavior;
+/// use weft::time::MissedTickBehavior;
 ///
 /// assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Skip);
 /// ```

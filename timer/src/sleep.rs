@@ -40,18 +40,18 @@ use crate::wheel::{Insert, Reschedule};
 ///
 /// # Panics
 ///
-/// Panics if called outside a weft runtime (no current timer; see
-/// [`context`](crate::context)).
+/// Panics if called outside a weft runtime: call it inside a task, inside
+/// `Runtime::block_on`, or after `Runtime::enter`.
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn example() {
+/// ```
 /// use std::time::Duration;
 ///
-/// weft_timer::sleep(Duration::from_millis(100)).await;
+/// # weft::Runtime::new().unwrap().block_on(async {
+/// weft::time::sleep(Duration::from_millis(100)).await;
 /// println!("100 ms have elapsed");
-/// # }
+/// # });
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
@@ -63,17 +63,19 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// # Panics
 ///
-/// Panics if called outside a weft runtime (no current timer; see
-/// [`context`](crate::context)).
+/// Panics if called outside a weft runtime: call it inside a task, inside
+/// `Runtime::block_on`, or after `Runtime::enter`.
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn example() {
+/// ```
 /// use std::time::{Duration, Instant};
 ///
-/// weft_timer::sleep_until(Instant::now() + Duration::from_millis(100)).await;
-/// # }
+/// # weft::Runtime::new().unwrap().block_on(async {
+/// let deadline = Instant::now() + Duration::from_millis(100);
+/// weft::time::sleep_until(deadline).await;
+/// assert!(Instant::now() >= deadline); // never early
+/// # });
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
@@ -160,14 +162,16 @@ impl Sleep {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn example() {
+    /// ```
     /// use std::time::{Duration, Instant};
     ///
-    /// let mut sleep = Box::pin(weft_timer::sleep(Duration::from_millis(10)));
-    /// sleep.as_mut().reset(Instant::now() + Duration::from_millis(50));
+    /// # weft::Runtime::new().unwrap().block_on(async {
+    /// let mut sleep = Box::pin(weft::time::sleep(Duration::from_millis(10)));
+    /// let later = Instant::now() + Duration::from_millis(50);
+    /// sleep.as_mut().reset(later);
     /// sleep.await;
-    /// # }
+    /// assert!(Instant::now() >= later);
+    /// # });
     /// ```
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         self.get_mut().reset_to(deadline);

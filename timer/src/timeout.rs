@@ -23,19 +23,19 @@ use crate::sleep::{deadline_after, Sleep};
 ///
 /// # Panics
 ///
-/// Panics if called outside a weft runtime (no current timer; see
-/// [`context`](crate::context)).
+/// Panics if called outside a weft runtime: call it inside a task, inside
+/// `Runtime::block_on`, or after `Runtime::enter`.
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn example() {
+/// ```
 /// use std::time::Duration;
 ///
-/// let slow = weft_timer::sleep(Duration::from_secs(10));
-/// let result = weft_timer::timeout(Duration::from_millis(10), slow).await;
+/// # weft::Runtime::new().unwrap().block_on(async {
+/// let slow = weft::time::sleep(Duration::from_secs(10));
+/// let result = weft::time::timeout(Duration::from_millis(10), slow).await;
 /// assert!(result.is_err());
-/// # }
+/// # });
 /// ```
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
@@ -139,7 +139,7 @@ impl<F: fmt::Debug> fmt::Debug for Timeout<F> {
 /// The error of a [`Timeout`] whose deadline passed first.
 ///
 /// ```
-/// use weft_timer::Elapsed;
+/// use weft::time::Elapsed;
 ///
 /// fn describe(result: Result<u32, Elapsed>) -> String {
 ///     match result {

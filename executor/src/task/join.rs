@@ -12,7 +12,7 @@ use std::task::{ready, Context, Poll};
 /// output is then dropped when it completes.
 ///
 /// ```
-/// # let rt = weft_executor::Executor::new().unwrap();
+/// let rt = weft::Runtime::new().unwrap();
 /// let handle = rt.spawn(async { 6 * 7 });
 /// assert_eq!(rt.block_on(handle).unwrap(), 42);
 /// ```

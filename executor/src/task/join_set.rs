@@ -19,9 +19,9 @@ use std::task::{Context, Poll, Wake, Waker};
 /// set aborts every task still in it.
 ///
 /// ```
-/// # let rt = weft_executor::Executor::new().unwrap();
+/// let rt = weft::Runtime::new().unwrap();
 /// rt.block_on(async {
-///     let mut set = weft_executor::task::JoinSet::new();
+///     let mut set = weft::task::JoinSet::new();
 ///     for i in 0..10u64 {
 ///         set.spawn(async move { i * i });
 ///     }

@@ -7,9 +7,9 @@ use std::task::{Context, Poll};
 /// a task that yields in a loop cannot starve sockets and timers.
 ///
 /// ```
-/// # let rt = weft_executor::Executor::new().unwrap();
+/// let rt = weft::Runtime::new().unwrap();
 /// rt.block_on(async {
-///     weft_executor::task::yield_now().await;
+///     weft::task::yield_now().await;
 /// });
 /// ```
 pub async fn yield_now() {

@@ -39,9 +39,9 @@ use crate::source::{ReadyEvent, Source};
 ///   readiness and leave the syscall to you;
 /// * [`read_with`](Async::read_with) / [`write_with`](Async::write_with) run
 ///   your non-blocking operation until it stops saying `WouldBlock`;
-/// * `Async<T>` implements [`futures_io::AsyncRead`] /
-///   [`futures_io::AsyncWrite`] when `T` implements [`std::io::Read`] /
-///   [`std::io::Write`]; `&Async<T>` does when `&T` does.
+/// * `Async<T>` implements [`AsyncRead`] / [`AsyncWrite`] when `T`
+///   implements [`std::io::Read`] / [`std::io::Write`]; `&Async<T>` does
+///   when `&T` does.
 ///
 /// Dropping it (or [`into_inner`](Async::into_inner)) deletes the fd from the
 /// poller before the fd is closed or handed back.
@@ -55,7 +55,7 @@ use crate::source::{ReadyEvent, Source};
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
 /// use std::net::UdpSocket;
-/// use weft_reactor::Async;
+/// use weft::io::Async;
 ///
 /// let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
 /// let mut buf = [0u8; 1500];
@@ -63,6 +63,9 @@ use crate::source::{ReadyEvent, Source};
 /// socket.write_with(|s| s.send_to(&buf[..n], from)).await?;
 /// # Ok(()) }
 /// ```
+///
+/// [`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html
+/// [`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html
 pub struct Async<T: AsFd> {
     /// `Some` from `new` until `Drop` or `into_inner` takes it out, right
     /// after deregistering.
@@ -85,15 +88,19 @@ impl<T: AsFd> Async<T> {
     ///
     /// # Panics
     ///
-    /// Panics if the thread has no current reactor (not inside a runtime);
-    /// see [`context`] and [`Async::with_handle`].
+    /// Panics if the thread has no current reactor: call it inside a task,
+    /// inside `Runtime::block_on`, or after `Runtime::enter`.
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # fn demo() -> std::io::Result<()> {
-    /// let listener = weft_reactor::Async::new(std::net::TcpListener::bind("127.0.0.1:0")?)?;
-    /// # let _ = listener; Ok(()) }
+    /// ```
+    /// use weft::io::Async;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let _guard = rt.enter();
+    /// let listener = Async::new(std::net::TcpListener::bind("127.0.0.1:0")?)?;
+    /// # let _ = listener;
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     #[track_caller]
     pub fn new(io: T) -> io::Result<Async<T>> {
@@ -201,7 +208,7 @@ impl<T: AsFd> Async<T> {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn demo(listener: weft_reactor::Async<std::net::TcpListener>) -> std::io::Result<()> {
+    /// # async fn demo(listener: weft::io::Async<std::net::TcpListener>) -> std::io::Result<()> {
     /// listener.readable().await?; // a connection is waiting (probably)
     /// match listener.get_ref().accept() {
     ///     Ok((stream, addr)) => println!("{addr}: {stream:?}"),
@@ -224,7 +231,7 @@ impl<T: AsFd> Async<T> {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn demo(socket: weft_reactor::Async<std::net::UdpSocket>) -> std::io::Result<()> {
+    /// # async fn demo(socket: weft::io::Async<std::net::UdpSocket>) -> std::io::Result<()> {
     /// socket.writable().await?;
     /// # Ok(()) }
     /// ```
@@ -244,12 +251,18 @@ impl<T: AsFd> Async<T> {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn demo() -> std::io::Result<()> {
-    /// use weft_reactor::Async;
+    /// ```
+    /// use weft::io::Async;
+    ///
+    /// # weft::Runtime::new().unwrap().block_on(async {
     /// let listener = Async::new(std::net::TcpListener::bind("127.0.0.1:0")?)?;
+    /// let addr = listener.get_ref().local_addr()?;
+    /// let client = std::net::TcpStream::connect(addr)?;
     /// let (stream, peer) = listener.read_with(|l| l.accept()).await?;
-    /// # let _ = (stream, peer); Ok(()) }
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # let _ = stream;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
     /// ```
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let mut waiter = self.source().waiter(Direction::Read);
@@ -272,7 +285,7 @@ impl<T: AsFd> Async<T> {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn demo(socket: weft_reactor::Async<std::net::UdpSocket>) -> std::io::Result<()> {
+    /// # async fn demo(socket: weft::io::Async<std::net::UdpSocket>) -> std::io::Result<()> {
     /// socket.write_with(|s| s.send_to(b"ping", "127.0.0.1:9000")).await?;
     /// # Ok(()) }
     /// ```

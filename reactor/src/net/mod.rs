@@ -2,8 +2,8 @@
 //!
 //! Every type registers with the current thread's reactor when created
 //! (see [`context`](crate::context)) and may then be used from any thread.
-//! Byte streams implement [`futures_io::AsyncRead`] and
-//! [`futures_io::AsyncWrite`]; vectored writes go out as one `writev(2)`.
+//! Byte streams implement [`AsyncRead`] and [`AsyncWrite`]; vectored writes
+//! go out as one `writev(2)`.
 //! Errors carry the OS's kind (`ConnectionRefused`, `ConnectionReset`,
 //! `BrokenPipe`, ...), exactly as std would report them.
 //!
@@ -11,6 +11,9 @@
 //! takes, through this crate's [`ToSocketAddrs`]: addresses and IP literals
 //! are used at once, and host names are resolved on another thread (the
 //! runtime's blocking pool), so a DNS lookup never blocks a worker.
+//!
+//! [`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html
+//! [`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html
 
 mod addr;
 #[cfg(all(test, loom))]
@@ -26,6 +29,10 @@ pub(crate) mod addr_test_support {
         std::pin::Pin::new(rx).poll(&mut std::task::Context::from_waker(waker))
     }
 }
+// Hidden: the generic halves are reached through their one visible home,
+// the `tcp` and `unix` modules below (`weft::net::tcp::OwnedReadHalf`, as
+// in tokio); the names keep working.
+#[doc(hidden)]
 pub mod split;
 mod sys;
 mod tcp_inq;
@@ -55,6 +62,7 @@ pub use unix_datagram::UnixDatagram;
 pub use unix_stream::{UnixListener, UnixStream};
 
 pub use addr::{set_blocking_offload, BlockingJob, BlockingOffload, ToSocketAddrs};
+#[doc(hidden)]
 pub use split::SplitStream;
 
 /// A module naming the split halves of one stream type, as tokio's
@@ -65,18 +73,42 @@ macro_rules! split_types {
         pub mod $module {
             use super::{split, $stream};
 
-            #[doc = concat!("See [`", stringify!($stream), "::split`].")]
+            #[doc = concat!(
+                "The read half of a [`", stringify!($stream), "`] borrowed by [`",
+                stringify!($stream), "::split`]. Implements [`AsyncRead`]; `as_ref()` ",
+                "gives the stream.\n\n",
+                "[`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html"
+            )]
             pub type ReadHalf<'a> = split::ReadHalf<'a, $stream>;
-            #[doc = concat!("See [`", stringify!($stream), "::split`].")]
+            #[doc = concat!(
+                "The write half of a [`", stringify!($stream), "`] borrowed by [`",
+                stringify!($stream), "::split`]. Implements [`AsyncWrite`]; closing it ",
+                "shuts down the write direction; `as_ref()` gives the stream.\n\n",
+                "[`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html"
+            )]
             pub type WriteHalf<'a> = split::WriteHalf<'a, $stream>;
-            #[doc = concat!("See [`", stringify!($stream), "::into_split`].")]
+            #[doc = concat!(
+                "The read half of a [`", stringify!($stream), "`] taken by [`",
+                stringify!($stream), "::into_split`], for a task to own. Implements ",
+                "[`AsyncRead`]. Methods: `peer_addr()`, `local_addr()`, `as_ref()` ",
+                "(the stream), and `reunite(write_half)`, which gives the stream back ",
+                "(or both halves, in a [`ReuniteError`], if they come from two streams).\n\n",
+                "[`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html"
+            )]
             pub type OwnedReadHalf = split::OwnedReadHalf<$stream>;
-            #[doc = concat!("See [`", stringify!($stream), "::into_split`].")]
+            #[doc = concat!(
+                "The write half of a [`", stringify!($stream), "`] taken by [`",
+                stringify!($stream), "::into_split`], for a task to own. Implements ",
+                "[`AsyncWrite`]; closing or dropping it shuts down the write direction, ",
+                "so the peer reads end-of-file. Methods: `peer_addr()`, `local_addr()`, ",
+                "`as_ref()` (the stream), and `reunite(read_half)`, as on [`OwnedReadHalf`].\n\n",
+                "[`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html"
+            )]
             pub type OwnedWriteHalf = split::OwnedWriteHalf<$stream>;
 
-            /// The halves passed to
-            /// [`reunite`](split::OwnedReadHalf::reunite) came from different
-            /// streams; here they are back.
+            /// The halves passed to `reunite` (on [`OwnedReadHalf`] or
+            /// [`OwnedWriteHalf`]) came from different streams; here they are
+            /// back.
             #[derive(Debug)]
             pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
 

@@ -25,6 +25,7 @@ mod sealed {
 
 /// A byte stream that can be split into halves: [`TcpStream`] or
 /// [`UnixStream`]. Sealed; the halves reach the stream only through it.
+#[doc(hidden)]
 pub trait SplitStream: sealed::Sealed + fmt::Debug + Sized {
     /// What [`OwnedReadHalf::reunite`] gives back for halves of two
     /// different streams: [`tcp::ReuniteError`](super::tcp::ReuniteError)

@@ -17,8 +17,7 @@ use crate::{context, Async};
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use futures_io::{AsyncRead, AsyncWrite};
-/// use weft_reactor::net::TcpListener;
+/// use weft::net::TcpListener;
 ///
 /// let listener = TcpListener::bind("127.0.0.1:8080").await?;
 /// loop {

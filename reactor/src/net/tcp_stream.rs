@@ -18,6 +18,8 @@ use crate::{context, Async, Handle};
 /// A TCP connection. Implements [`AsyncRead`] and [`AsyncWrite`] (also on
 /// `&TcpStream`, so one task can read while another writes; see also
 /// [`split`](TcpStream::split) and [`into_split`](TcpStream::into_split)).
+/// For `read`, `write_all` and friends, import `weft::io`'s extension
+/// traits.
 ///
 /// Reads learn from the kernel whether they drained the socket (Linux's
 /// `TCP_INQ`, see `src/net/tcp_inq.rs`), so a reader never pays an extra
@@ -29,13 +31,16 @@ use crate::{context, Async, Handle};
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use weft_reactor::net::TcpStream;
+/// use weft::net::TcpStream;
 ///
 /// let stream = TcpStream::connect("127.0.0.1:8080").await?;
 /// stream.set_nodelay(true)?;
 /// stream.write_with(|s| std::io::Write::write(&mut &*s, b"hello")).await?;
 /// # Ok(()) }
 /// ```
+///
+/// [`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html
+/// [`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html
 pub struct TcpStream {
     inner: Async<net::TcpStream>,
 }
@@ -208,8 +213,8 @@ impl TcpStream {
 
     /// Owned halves, which may move to different tasks. Dropping the write
     /// half shuts down the write direction (the peer reads end-of-file);
-    /// [`reunite`](super::split::OwnedReadHalf::reunite) puts the halves
-    /// back together.
+    /// `reunite` on either half puts them back together (see
+    /// [`OwnedReadHalf`]).
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::into_split(self)
     }

@@ -19,7 +19,7 @@ use crate::{context, Async};
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use weft_reactor::net::UdpSocket;
+/// use weft::net::UdpSocket;
 ///
 /// let socket = UdpSocket::bind("127.0.0.1:0").await?;
 /// let mut buf = [0u8; 1500];

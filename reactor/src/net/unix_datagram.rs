@@ -18,16 +18,17 @@ use crate::{context, Async};
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn demo() -> std::io::Result<()> {
-/// use weft_reactor::net::UnixDatagram;
+/// ```
+/// use weft::net::UnixDatagram;
 ///
+/// # weft::Runtime::new().unwrap().block_on(async {
 /// let (a, b) = UnixDatagram::pair()?;
 /// a.send(b"ping").await?;
 /// let mut buf = [0u8; 16];
 /// let n = b.recv(&mut buf).await?;
 /// assert_eq!(&buf[..n], b"ping");
-/// # Ok(()) }
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
 /// ```
 pub struct UnixDatagram {
     inner: Async<net::UnixDatagram>,

@@ -19,7 +19,7 @@ use crate::{context, Async};
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use weft_reactor::net::UnixListener;
+/// use weft::net::UnixListener;
 ///
 /// let listener = UnixListener::bind("/tmp/weft-demo.sock")?;
 /// let (stream, _addr) = listener.accept().await?;
@@ -95,17 +95,26 @@ crate::net::impl_fd_traits!(UnixListener);
 
 /// A Unix-domain stream connection. Implements [`AsyncRead`] and
 /// [`AsyncWrite`], also on `&UnixStream`. A short write is taken to mean
-/// the send buffer is full; reads go on until `WouldBlock`.
+/// the send buffer is full; reads go on until `WouldBlock`. For `read`,
+/// `write_all` and friends, import `weft::io`'s extension traits.
 ///
 /// # Examples
 ///
-/// ```no_run
-/// # async fn demo() -> std::io::Result<()> {
-/// use weft_reactor::net::UnixStream;
-///
-/// let (a, b) = UnixStream::pair()?;
-/// # drop((a, b)); Ok(()) }
 /// ```
+/// use weft::net::UnixStream;
+///
+/// # weft::Runtime::new().unwrap().block_on(async {
+/// let (a, b) = UnixStream::pair()?;
+/// a.writable().await?; // a new socket has room in its send buffer
+/// // Halves that two tasks can own, one reading and one writing:
+/// let (read_half, write_half) = b.into_split();
+/// # let _ = (read_half, write_half);
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+///
+/// [`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html
+/// [`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html
 pub struct UnixStream {
     inner: Async<net::UnixStream>,
 }
