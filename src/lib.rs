@@ -47,6 +47,7 @@ mod runtime;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use runtime::{Builder, DriverStats, Runtime};
 pub use weft_executor::RuntimeMetrics;
+pub use weft_executor::{LongPoll, UnhandledPanic};
 
 use std::future::Future;
 

@@ -199,7 +199,14 @@ fn monitor_deep_sleep_vs_driver_left() {
             loom::thread::spawn(move || slot.unlock())
         };
         let monitor = slot.monitor();
-        drop(deep_sleep(monitor, &slot, last, || false, monitor.lock()));
+        drop(deep_sleep(
+            monitor,
+            &slot,
+            last,
+            || true,
+            || false,
+            monitor.lock(),
+        ));
         worker.join().unwrap();
     });
 }
