@@ -159,17 +159,23 @@ impl PollSlot {
     }
 }
 
-/// Runs `task`, publishing the poll in `slot` if watching is on.
+/// Runs `task` on worker `worker`, publishing the poll in its slot if
+/// watching is on. Off, this is one load and one well-predicted branch:
+/// the watched path is a call of its own, so that it does not weigh on the
+/// code around every poll (measured with callgrind, docs in the report).
 #[inline(always)]
-pub(crate) fn run_watched(slot: Option<&PollSlot>, task: super::Notified) {
-    match slot {
+pub(crate) fn run_watched(shared: &super::Shared, worker: usize, task: super::Notified) {
+    match &shared.long_poll {
         None => task.run(),
-        Some(slot) => {
-            slot.enter(task.id());
-            task.run();
-            slot.leave();
-        }
+        Some(watch) => run_published(watch.slot(worker), task),
     }
+}
+
+#[inline(never)]
+fn run_published(slot: &PollSlot, task: super::Notified) {
+    slot.enter(task.id());
+    task.run();
+    slot.leave();
 }
 
 impl super::Shared {

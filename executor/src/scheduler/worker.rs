@@ -256,12 +256,11 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
     core.lifo_enabled = shared.config.lifo_enabled;
     let metrics = &shared.remotes[cx.index].metrics;
     metrics.poll_count.add(1);
-    let watch = shared.long_poll.as_ref().map(|w| w.slot(cx.index));
 
     *cx.core.borrow_mut() = Some(core);
     cx.polling.set(true);
     coop::with_budget(|| {
-        run_watched(watch, task);
+        run_watched(shared, cx.index, task);
         let mut lifo_polls = 0;
         loop {
             let next = {
@@ -291,7 +290,7 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
             lifo_polls += 1;
             metrics.poll_count.add(1);
             metrics.lifo_hits.add(1);
-            run_watched(watch, next);
+            run_watched(shared, cx.index, next);
         }
     });
     cx.polling.set(false);
