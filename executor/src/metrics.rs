@@ -122,7 +122,7 @@ impl RuntimeMetrics {
     /// `on_long_poll`, as nothing is watched then.
     ///
     /// ```
-    /// let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let rt = weft_executor::Builder::new().worker_threads(1).build().unwrap();
     /// assert_eq!(rt.metrics().worker_long_poll_count(0), 0);
     /// ```
     pub fn worker_long_poll_count(&self, i: usize) -> u64 {

@@ -44,9 +44,9 @@ use std::task::Waker;
 /// closure's `JoinHandle`, as in tokio.
 ///
 /// ```
-/// use weft::UnhandledPanic;
+/// use weft_executor::UnhandledPanic;
 ///
-/// let rt = weft::Runtime::builder()
+/// let rt = weft_executor::Builder::new()
 ///     .worker_threads(1)
 ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
 ///     .build()
@@ -54,7 +54,7 @@ use std::task::Waker;
 /// let task = rt.spawn(async { panic!("boom") });
 /// // Any task's panic stops the runtime; the next `block_on` panics.
 /// let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-///     rt.block_on(async { std::future::pending::<()>().await })
+///     rt.block_on(std::future::pending::<()>())
 /// }));
 /// assert!(result.is_err());
 /// # drop(task);
