@@ -272,29 +272,30 @@ fn long_poll_slot_reads_are_consistent() {
             }),
         };
         let watch = Arc::new(LongPollWatch::new(config, 1));
-        let worker = {
-            let watch = watch.clone();
+        // The monitor's side on its own thread, the worker's on this one:
+        // a torn read (the monitor's three loads around two polls) is then
+        // within two preemptions.
+        let metrics = std::sync::Arc::new([crate::metrics::WorkerMetrics::default()]);
+        let monitor = {
+            let (watch, metrics) = (watch.clone(), metrics.clone());
             loom::thread::spawn(move || {
-                let slot = watch.slot(0);
-                for task in [1, 1, 2] {
-                    slot.enter(Id(NonZeroU64::new(task).unwrap()));
-                    slot.leave();
+                let polls = [(1, 1), (3, 1), (5, 2)];
+                if let Some((seq, task)) = watch.slot(0).read() {
+                    assert!(polls.contains(&(seq, task)), "torn read: {seq} {task}");
+                }
+                let mut watcher = Watcher::new(&watch);
+                let t0 = Instant::now();
+                for i in 0..3 {
+                    watcher.look(t0 + Duration::from_millis(2 * i), |_| &metrics[0]);
                 }
             })
         };
-        let polls = [(1, 1), (3, 1), (5, 2)];
-        for _ in 0..2 {
-            if let Some((seq, task)) = watch.slot(0).read() {
-                assert!(polls.contains(&(seq, task)), "torn read: {seq} {task}");
-            }
+        let slot = watch.slot(0);
+        for task in [1, 1, 2] {
+            slot.enter(Id(NonZeroU64::new(task).unwrap()));
+            slot.leave();
         }
-        let metrics = [crate::metrics::WorkerMetrics::default()];
-        let mut watcher = Watcher::new(&watch);
-        let t0 = Instant::now();
-        for i in 0..3 {
-            watcher.look(t0 + Duration::from_millis(2 * i), |_| &metrics[0]);
-        }
-        worker.join().unwrap();
+        monitor.join().unwrap();
         let reports = reports.lock().unwrap();
         assert!(reports.len() <= 1, "two looks at one poll: {reports:?}");
         assert!(reports.iter().all(|&t| t == 1 || t == 2));
