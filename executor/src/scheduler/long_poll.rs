@@ -151,9 +151,13 @@ impl PollSlot {
 }
 
 /// Runs `task` on worker `worker`, publishing the poll in its slot if
-/// watching is on. Off, this is one load and one well-predicted branch:
+/// watching is on. Off, this is one load and one well-predicted branch;
 /// the watched path is a call of its own, so that it does not weigh on the
-/// code around every poll (measured with callgrind, docs in the report).
+/// code around every poll. Measured with callgrind (2 workers, 100k spawns
+/// then 200 tasks x 500 yields, 7 runs each): off, the program's instruction
+/// count is within run-to-run noise of the code without this feature
+/// (median +0.1 %, spread about 2 %); on, publishing adds about 20
+/// instructions per poll (median +1.4 %).
 #[inline(always)]
 pub(crate) fn run_watched(shared: &super::Shared, worker: usize, task: super::Notified) {
     match &shared.long_poll {
