@@ -57,6 +57,53 @@ mod runtime;
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use runtime::{Builder, DriverStats, Runtime};
 pub use weft_executor::RuntimeMetrics;
+/// What a panic in a spawned task does to its runtime; see
+/// [`Builder::unhandled_panic`].
+///
+/// ```
+/// use weft::UnhandledPanic;
+///
+/// let rt = weft::Runtime::builder()
+///     .worker_threads(1)
+///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+///     .build()
+///     .unwrap();
+/// let task = rt.spawn(async { panic!("boom") });
+/// // The task's panic shut the runtime down: this `block_on` panics too.
+/// let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+///     rt.block_on(std::future::pending::<()>())
+/// }));
+/// assert!(result.is_err());
+/// # drop(task);
+/// ```
+pub use weft_executor::UnhandledPanic;
+
+/// A poll that blocked a worker for longer than the threshold of
+/// [`Builder::on_long_poll`], reported while it still ran.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let tx = std::sync::Mutex::new(tx);
+/// let rt = weft::Runtime::builder()
+///     .worker_threads(1)
+///     .on_long_poll(Duration::from_millis(20), move |stall: &weft::LongPoll| {
+///         let _ = tx.lock().unwrap().send(stall.clone());
+///     })
+///     .build()
+///     .unwrap();
+/// let task = rt.spawn(async {
+///     // Blocking code inside async code: this is what gets reported.
+///     std::thread::sleep(Duration::from_millis(200));
+/// });
+/// let stall = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+/// assert_eq!(stall.worker, 0);
+/// assert_eq!(stall.task_id, task.id());
+/// assert!(stall.elapsed >= Duration::from_millis(20));
+/// rt.block_on(task).unwrap();
+/// ```
+pub use weft_executor::LongPoll;
 
 use std::future::Future;
 

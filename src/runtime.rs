@@ -144,6 +144,62 @@ impl Builder {
         self
     }
 
+    /// What a panic in a spawned task does to the runtime: with
+    /// [`UnhandledPanic::ShutdownRuntime`](crate::UnhandledPanic::ShutdownRuntime),
+    /// any task's panic shuts it down at once. The default,
+    /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore), gives the
+    /// panic to the task's `JoinHandle` and carries on.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder()
+    ///     .unhandled_panic(weft::UnhandledPanic::ShutdownRuntime)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
+    pub fn unhandled_panic(&mut self, policy: crate::UnhandledPanic) -> &mut Self {
+        self.exec.unhandled_panic(policy);
+        self
+    }
+
+    /// Finds blocking code inside async code: calls `f` for every poll that
+    /// runs longer than `threshold`, while it still runs, on the runtime's
+    /// monitor thread (within about twice the threshold, plus 1 ms). Each
+    /// such poll is reported once and counted in
+    /// [`RuntimeMetrics::worker_long_poll_count`]. Without this option no
+    /// poll is watched, at no cost.
+    ///
+    /// `f` should be quick (log, count, send on a channel): while it runs,
+    /// the monitor does not look at the driver. A panic in `f` is caught
+    /// and printed; the monitor goes on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = weft::Runtime::builder()
+    ///     .on_long_poll(Duration::from_millis(100), |stall: &weft::LongPoll| {
+    ///         eprintln!(
+    ///             "task {} blocked worker {} for {:?}",
+    ///             stall.task_id, stall.worker, stall.elapsed
+    ///         );
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { weft::task::yield_now().await });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `threshold` is zero.
+    pub fn on_long_poll(
+        &mut self,
+        threshold: Duration,
+        f: impl Fn(&crate::LongPoll) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.exec.on_long_poll(threshold, f);
+        self
+    }
+
     /// Starts the runtime.
     ///
     /// # Errors

@@ -48,10 +48,13 @@ mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
+mod unhandled_panic;
 
 pub use driver::Driver;
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Executor, Handle, TryCurrentError, WORKER_THREADS_ENV};
+pub use scheduler::long_poll::LongPoll;
+pub use unhandled_panic::UnhandledPanic;
 
 /// Whether the current thread is a worker thread of some weft runtime.
 pub fn is_worker_thread() -> bool {

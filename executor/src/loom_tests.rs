@@ -199,7 +199,106 @@ fn monitor_deep_sleep_vs_driver_left() {
             loom::thread::spawn(move || slot.unlock())
         };
         let monitor = slot.monitor();
-        drop(deep_sleep(monitor, &slot, last, || false, monitor.lock()));
+        drop(deep_sleep(
+            monitor,
+            &slot,
+            last,
+            || true,
+            || false,
+            monitor.lock(),
+        ));
         worker.join().unwrap();
+    });
+}
+
+/// The monitor's deep sleep against a worker leaving its parker while long
+/// polls are watched (fences M2/M3, `scheduler/long_poll.rs`): the monitor
+/// sees every worker parked and the driver held, and decides to sleep; the
+/// worker is unparked and may now poll a task that blocks. The monitor must
+/// not sleep through it: loom reports a deadlock if it does.
+#[test]
+fn monitor_deep_sleep_vs_worker_unpark() {
+    use crate::scheduler::monitor::{deep_sleep, NoDriver};
+    use crate::scheduler::park::{DriverSlot, Parker};
+    loom::model(|| {
+        let slot = Arc::new(DriverSlot::new(Box::new(NoDriver)));
+        // Another worker's blocking wait holds the driver and never leaves.
+        assert!(slot.try_lock());
+        let last = slot.turns();
+        let parker = Arc::new(Parker::new());
+        let worker = {
+            let (slot, parker) = (slot.clone(), parker.clone());
+            loom::thread::spawn(move || {
+                parker.park(None);
+                // What `Shared::after_unpark` does with watching on.
+                slot.monitor().worker_unparked();
+            })
+        };
+        let unparker = {
+            let parker = parker.clone();
+            loom::thread::spawn(move || parker.unpark(None))
+        };
+        let monitor = slot.monitor();
+        let guard = deep_sleep(
+            monitor,
+            &slot,
+            last,
+            || parker.is_parked(),
+            || false,
+            monitor.lock(),
+        );
+        drop(guard);
+        worker.join().unwrap();
+        unparker.join().unwrap();
+    });
+}
+
+/// A worker publishing two polls (the same task twice, then another task)
+/// against the monitor's reads of its slot: a read that claims a poll
+/// names that poll's task, and the watcher reports each poll at most once.
+#[test]
+fn long_poll_slot_reads_are_consistent() {
+    use crate::scheduler::long_poll::{LongPollConfig, LongPollWatch, Watcher};
+    use crate::task::Id;
+    use std::num::NonZeroU64;
+    use std::time::{Duration, Instant};
+    loom::model(|| {
+        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = reports.clone();
+        let config = LongPollConfig {
+            threshold: Duration::from_millis(1),
+            hook: std::sync::Arc::new(move |s: &crate::LongPoll| {
+                sink.lock().unwrap().push(s.task_id.as_u64())
+            }),
+        };
+        let watch = Arc::new(LongPollWatch::new(config, 1));
+        // The monitor's side on its own thread, the worker's on this one:
+        // a torn read (the monitor's three loads around two polls) is then
+        // within two preemptions.
+        let metrics = std::sync::Arc::new([crate::metrics::WorkerMetrics::default()]);
+        let monitor = {
+            let (watch, metrics) = (watch.clone(), metrics.clone());
+            loom::thread::spawn(move || {
+                let polls = [(1, 1), (3, 1), (5, 2)];
+                if let Some((seq, task)) = watch.slot(0).read() {
+                    assert!(polls.contains(&(seq, task)), "torn read: {seq} {task}");
+                }
+                let mut watcher = Watcher::new(&watch);
+                let t0 = Instant::now();
+                for i in 0..3 {
+                    watcher.look(t0 + Duration::from_millis(2 * i), |_| &metrics[0]);
+                }
+            })
+        };
+        let slot = watch.slot(0);
+        for task in [1, 1, 2] {
+            slot.enter(Id(NonZeroU64::new(task).unwrap()));
+            slot.leave();
+        }
+        monitor.join().unwrap();
+        let reports = reports.lock().unwrap();
+        assert!(reports.len() <= 1, "two looks at one poll: {reports:?}");
+        assert!(reports.iter().all(|&t| t == 1 || t == 2));
+        assert_eq!(metrics[0].long_poll_count.get(), reports.len() as u64);
     });
 }

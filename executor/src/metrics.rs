@@ -20,6 +20,8 @@ pub(crate) struct WorkerMetrics {
     pub(crate) overflow_count: Counter,
     pub(crate) local_schedule_count: Counter,
     pub(crate) spawned_count: Counter,
+    /// Written by the driver monitor (its single writer), not the worker.
+    pub(crate) long_poll_count: Counter,
 }
 
 /// A single-writer counter.
@@ -120,6 +122,19 @@ impl RuntimeMetrics {
     /// Tasks worker `i` scheduled into its own queue or LIFO slot.
     pub fn worker_local_schedule_count(&self, i: usize) -> u64 {
         self.worker(i).local_schedule_count.get()
+    }
+
+    /// Polls on worker `i` that the runtime reported as long (see
+    /// `Builder::on_long_poll`): each ran for longer than the threshold,
+    /// and counts once however long it ran. Always 0 without
+    /// `on_long_poll`, as nothing is watched then.
+    ///
+    /// ```
+    /// let rt = weft_executor::Builder::new().worker_threads(1).build().unwrap();
+    /// assert_eq!(rt.metrics().worker_long_poll_count(0), 0);
+    /// ```
+    pub fn worker_long_poll_count(&self, i: usize) -> u64 {
+        self.worker(i).long_poll_count.get()
     }
 
     /// Tasks scheduled from outside the workers (into the global queue).

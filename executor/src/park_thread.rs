@@ -2,6 +2,7 @@
 //! the future's waker unparks it.
 
 use crate::scheduler::park::Parker;
+use crate::unhandled_panic::Registration;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -28,11 +29,22 @@ crate::sync::thread_local! {
     };
 }
 
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+/// `watch` registers the thread's waker with the runtime's `UnhandledPanic`
+/// policy (`None` with the default policy); the registration panics if the
+/// runtime was shut down by a task's panic, before every poll.
+#[track_caller]
+pub(crate) fn block_on<'w, F: Future>(
+    future: F,
+    watch: impl FnOnce(&Waker) -> Option<Registration<'w>>,
+) -> F::Output {
     let mut future = pin!(future);
     let (unparker, waker) = PARKER.with(|p| (p.0.clone(), p.1.clone()));
+    let registration = watch(&waker);
     let mut cx = Context::from_waker(&waker);
     loop {
+        if let Some(registration) = &registration {
+            registration.check();
+        }
         if let Poll::Ready(out) = crate::runtime::budgeted(|| future.as_mut().poll(&mut cx)) {
             return out;
         }

@@ -61,6 +61,8 @@ pub struct Builder {
     event_interval: u32,
     lifo_enabled: bool,
     driver: Option<Box<dyn Driver>>,
+    unhandled_panic: crate::UnhandledPanic,
+    long_poll: Option<crate::scheduler::long_poll::LongPollConfig>,
 }
 
 /// Environment variable that sets the default number of worker threads.
@@ -88,6 +90,8 @@ impl Builder {
             event_interval: 61,
             lifo_enabled: true,
             driver: None,
+            unhandled_panic: crate::UnhandledPanic::Ignore,
+            long_poll: None,
         }
     }
 
@@ -178,6 +182,37 @@ impl Builder {
         self
     }
 
+    /// What a panic in a spawned task does to the runtime (default:
+    /// [`UnhandledPanic::Ignore`](crate::UnhandledPanic::Ignore)); see
+    /// [`UnhandledPanic`](crate::UnhandledPanic).
+    pub fn unhandled_panic(&mut self, policy: crate::UnhandledPanic) -> &mut Self {
+        self.unhandled_panic = policy;
+        self
+    }
+
+    /// Watches for polls that run longer than `threshold` and calls `f`
+    /// for each, on the runtime's monitor thread, while the poll is still
+    /// running (see [`LongPoll`](crate::LongPoll)).
+    ///
+    /// # Panics
+    ///
+    /// If `threshold` is zero.
+    pub fn on_long_poll(
+        &mut self,
+        threshold: Duration,
+        f: impl Fn(&crate::LongPoll) + Send + Sync + 'static,
+    ) -> &mut Self {
+        assert!(
+            !threshold.is_zero(),
+            "on_long_poll: the threshold must be more than zero (every poll takes some time)"
+        );
+        self.long_poll = Some(crate::scheduler::long_poll::LongPollConfig {
+            threshold,
+            hook: StdArc::new(f),
+        });
+        self
+    }
+
     fn num_workers(&self) -> usize {
         if let Some(n) = self.worker_threads {
             return n;
@@ -197,7 +232,18 @@ impl Builder {
     /// # Errors
     ///
     /// If the OS refuses to start a worker thread.
+    /// If `on_long_poll` was set without a [`driver`](Builder::driver)
+    /// (the monitor that watches polls lives beside the driver; the `weft`
+    /// facade always installs one).
     pub fn build(&mut self) -> io::Result<Executor> {
+        let watch_polls = self.long_poll.is_some();
+        if watch_polls && self.driver.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "on_long_poll needs a driver (Builder::driver): the thread that watches \
+                 polls is the driver's monitor",
+            ));
+        }
         let n = self.num_workers();
         let locals: Vec<_> = (0..n).map(|_| Worker::new_fifo()).collect();
         let shared = Arc::new(Shared::new(
@@ -206,6 +252,8 @@ impl Builder {
             Config {
                 event_interval: self.event_interval,
                 lifo_enabled: self.lifo_enabled,
+                unhandled_panic: self.unhandled_panic,
+                long_poll: self.long_poll.clone(),
             },
         ));
         let blocking = BlockingShared::new(PoolConfig {
@@ -261,7 +309,8 @@ impl Builder {
         // The driver monitor (scheduler/monitor.rs): only useful if a
         // worker can be handed the driver. Not under loom, which has no
         // time, so its timed waits would never time out.
-        if handle.shared.driver.is_some() && n > 1 && !cfg!(loom) {
+        // With long polls watched it runs for one worker too.
+        if handle.shared.driver.is_some() && (n > 1 || watch_polls) && !cfg!(loom) {
             let shared = handle.shared.clone();
             let exited = exited.clone();
             let spawned = thread::Builder::new()
@@ -561,7 +610,8 @@ impl Handle {
         }
         let _reset = Reset;
         let _enter = self.enter();
-        crate::park_thread::block_on(future)
+        // `UnhandledPanic::ShutdownRuntime`: stop when a task panics.
+        crate::park_thread::block_on(future, |waker| self.shared.panic_policy.register(waker))
     }
 
     /// The runtime's metrics.

@@ -21,6 +21,7 @@
 
 pub(crate) mod context;
 pub(crate) mod idle;
+pub(crate) mod long_poll;
 pub(crate) mod monitor;
 pub(crate) mod park;
 pub(crate) mod worker;
@@ -47,6 +48,10 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
     /// Whether wakes on a worker may use the LIFO slot.
     pub(crate) lifo_enabled: bool,
+    /// What a task's panic does to the runtime (unhandled_panic.rs).
+    pub(crate) unhandled_panic: crate::UnhandledPanic,
+    /// Long-poll watching, if `on_long_poll` was set (long_poll.rs).
+    pub(crate) long_poll: Option<long_poll::LongPollConfig>,
 }
 
 /// What other threads may know about one worker.
@@ -66,15 +71,24 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) remote_schedule_count: Counter,
     pub(crate) remote_spawned_count: Counter,
+    /// The `UnhandledPanic` policy and the `block_on`s it must stop.
+    pub(crate) panic_policy: crate::unhandled_panic::BlockOnWatch,
+    /// The workers' poll slots, if long polls are watched.
+    pub(crate) long_poll: Option<long_poll::LongPollWatch>,
 }
 
 impl Shared {
     pub(crate) fn new(
         stealers: Vec<Stealer<Notified>>,
         driver: Option<Box<dyn crate::Driver>>,
-        config: Config,
+        mut config: Config,
     ) -> Shared {
         let n = stealers.len();
+        let panic_policy = crate::unhandled_panic::BlockOnWatch::new(config.unhandled_panic);
+        let long_poll = config
+            .long_poll
+            .take()
+            .map(|c| long_poll::LongPollWatch::new(c, n));
         Shared {
             remotes: stealers
                 .into_iter()
@@ -97,6 +111,8 @@ impl Shared {
             config,
             remote_schedule_count: Counter::default(),
             remote_spawned_count: Counter::default(),
+            panic_policy,
+            long_poll,
         }
     }
 
@@ -269,6 +285,10 @@ impl Schedule for Arc<Shared> {
 
     fn yield_now(&self, task: task::Notified<Self>) {
         Shared::schedule_task(self, task, Origin::Yield);
+    }
+
+    fn unhandled_panic(&self) {
+        self.on_task_panic();
     }
 }
 

@@ -29,12 +29,21 @@
 //! turned the driver). The race between the two is a Dekker pair of SeqCst
 //! fences, M1 and M2 below; `loom_tests::monitor_deep_sleep_vs_driver_left`
 //! checks it.
+//!
+//! With `Builder::on_long_poll` set, the monitor also watches what each
+//! worker polls, and reports polls that run past the threshold
+//! (`long_poll.rs` has that protocol). It then looks every
+//! `min(INTERVAL, threshold / 2)`, runs for one worker too, and sleeps deep
+//! only if it also sees every worker parked; a worker leaving its parker
+//! checks `deep` after fence M3, the same Dekker pair as M1 (M2 on this
+//! side): `loom_tests::monitor_deep_sleep_vs_worker_unpark`.
 
+use super::long_poll::Watcher;
 use super::park::DriverSlot;
 use super::Shared;
 use crate::sync::{fence, AtomicBool, Condvar, Mutex};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the monitor looks while the runtime is busy. A hogged driver
 /// is handed on within one to two intervals.
@@ -59,6 +68,21 @@ impl Monitor {
         // M1: orders the driver unlock (before this call) before our load
         // of `deep`, against M2 in `deep_sleep`. Either the monitor sees the
         // unlock and does not sleep, or we see `deep` and wake it.
+        fence(SeqCst);
+        if self.deep.load(Relaxed) {
+            self.wake();
+        }
+    }
+
+    /// Called by a worker that left its parker while long polls are
+    /// watched: if the monitor sleeps deep, wake it, because the worker may
+    /// now poll a task that blocks.
+    pub(crate) fn worker_unparked(&self) {
+        // M3: orders the parker's state change (to EMPTY, before this call)
+        // before our load of `deep`, against M2 in `deep_sleep`, which
+        // orders `deep = true` before the monitor's read of every parker's
+        // state. Either the monitor sees us out of the parker and does not
+        // sleep, or we see `deep` and wake it.
         fence(SeqCst);
         if self.deep.load(Relaxed) {
             self.wake();
@@ -106,21 +130,24 @@ fn look(slot: &DriverSlot, last_turns: &mut usize) -> Look {
 }
 
 /// The deep sleep, given the monitor's mutex: sleeps until a worker leaves
-/// the driver or shutdown begins, unless the driver moved meanwhile.
-/// Returns the guard.
+/// the driver (or, with `workers_parked` in use, its parker) or shutdown
+/// begins, unless the driver moved meanwhile or `workers_parked` says some
+/// worker is out of its parker. Returns the guard.
 pub(crate) fn deep_sleep<'a>(
     monitor: &'a Monitor,
     slot: &DriverSlot,
     last_turns: usize,
+    workers_parked: impl Fn() -> bool,
     is_shutdown: impl Fn() -> bool,
     mut guard: crate::sync::MutexGuard<'a, ()>,
 ) -> crate::sync::MutexGuard<'a, ()> {
     // Relaxed: ordered before the loads below by M2 (and read by
     // `driver_left` after M1), which is all the Dekker pair needs.
     monitor.deep.store(true, Relaxed);
-    // M2: pairs with M1 in `driver_left` (see there).
+    // M2: pairs with M1 in `driver_left` and M3 in `worker_unparked` (see
+    // there).
     fence(SeqCst);
-    if slot.turns() != last_turns || !slot.is_locked() {
+    if slot.turns() != last_turns || !slot.is_locked() || !workers_parked() {
         monitor.deep.store(false, Relaxed);
         return guard;
     }
@@ -134,6 +161,12 @@ pub(crate) fn deep_sleep<'a>(
 pub(crate) fn run(shared: &Shared) {
     let Some(slot) = &shared.driver else { return };
     let monitor = slot.monitor();
+    let watch = shared.long_poll.as_ref();
+    let interval = watch.map_or(INTERVAL, |w| w.look_interval(INTERVAL));
+    let mut watcher = watch.map(Watcher::new);
+    // Without watching, the driver alone decides (a worker that is not
+    // parked and not in the driver is of no concern to the hand-off).
+    let workers_parked = || watch.is_none() || shared.remotes.iter().all(|r| r.parker.is_parked());
     let mut last_turns = slot.turns();
     let mut held = 0;
     let mut guard = monitor.lock();
@@ -141,9 +174,16 @@ pub(crate) fn run(shared: &Shared) {
         if shared.is_shutdown() {
             return;
         }
-        (guard, _) = monitor.condvar.wait_timeout(guard, INTERVAL);
+        (guard, _) = monitor.condvar.wait_timeout(guard, interval);
         if shared.is_shutdown() {
             return;
+        }
+        if let Some(watcher) = &mut watcher {
+            // Not under our mutex: the callback is user code, and a worker
+            // waking us would wait for it.
+            drop(guard);
+            watcher.look(Instant::now(), |i| &shared.remotes[i].metrics);
+            guard = monitor.lock();
         }
         match look(slot, &mut last_turns) {
             Look::Moving => held = 0,
@@ -158,7 +198,14 @@ pub(crate) fn run(shared: &Shared) {
                 held += 1;
                 if held >= DEEP_AFTER {
                     held = 0;
-                    guard = deep_sleep(monitor, slot, last_turns, || shared.is_shutdown(), guard);
+                    guard = deep_sleep(
+                        monitor,
+                        slot,
+                        last_turns,
+                        workers_parked,
+                        || shared.is_shutdown(),
+                        guard,
+                    );
                     last_turns = slot.turns();
                 }
             }
@@ -206,7 +253,7 @@ mod tests {
         slot.unlock();
         let guard = monitor.lock();
         // Would block forever if it ignored the unlock.
-        drop(deep_sleep(monitor, &slot, last, || false, guard));
+        drop(deep_sleep(monitor, &slot, last, || true, || false, guard));
         assert!(!monitor.deep.load(Relaxed));
     }
 }

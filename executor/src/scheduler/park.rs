@@ -213,6 +213,14 @@ impl Parker {
         }
     }
 
+    /// Whether the worker is blocked in its parker (on the condvar or in
+    /// the driver). Relaxed: the monitor's deep-sleep check reads it after
+    /// fence M2, which pairs with M3 after the worker leaves `park`
+    /// (long_poll.rs); a fence pair needs no stronger load.
+    pub(crate) fn is_parked(&self) -> bool {
+        matches!(self.state.load(Relaxed), PARKED_CONDVAR | PARKED_DRIVER)
+    }
+
     /// Whether the worker is blocked on its condvar (a candidate to take the
     /// driver over). Relaxed: a hint, see `DriverSlot::is_locked`.
     pub(crate) fn is_parked_on_condvar(&self) -> bool {

@@ -25,6 +25,7 @@
 //! owned-task list cancels the futures), and exits.
 
 use super::context::{self, WorkerContext};
+use super::long_poll::run_watched;
 use super::{Notified, Shared};
 use crate::coop;
 use crate::sync::deque::{Steal, Worker};
@@ -259,7 +260,7 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
     *cx.core.borrow_mut() = Some(core);
     cx.polling.set(true);
     coop::with_budget(|| {
-        task.run();
+        run_watched(shared, cx.index, task);
         let mut lifo_polls = 0;
         loop {
             let next = {
@@ -289,7 +290,7 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
             lifo_polls += 1;
             metrics.poll_count.add(1);
             metrics.lifo_hits.add(1);
-            next.run();
+            run_watched(shared, cx.index, next);
         }
     });
     cx.polling.set(false);
@@ -356,6 +357,7 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         // Leaving the driver (if this park was spent in it) already told
         // the monitor, which hands the driver on if we stay away.
         shared.remotes[index].parker.park(shared.driver.as_ref());
+        shared.after_unpark();
         cx.parked.set(false);
         core = cx
             .core

@@ -66,6 +66,8 @@ pub(super) unsafe fn poll<T: Future, S: Schedule>(ptr: NonNull<Header>) {
         }
         Err(payload) => {
             store_output(cell, Err(JoinError::panic(raw.id(), payload)), raw);
+            // Before `complete`: its waker calls must find the policy applied.
+            cell.core.scheduler.unhandled_panic();
             complete(raw, cell);
         }
         Ok(Poll::Pending) => match raw.state().transition_to_idle() {

@@ -57,6 +57,11 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     fn yield_now(&self, task: Notified<Self>) {
         self.schedule(task);
     }
+
+    /// A poll of one of this scheduler's tasks panicked (its output, the
+    /// panic, is stored but not yet published): apply the runtime's
+    /// `UnhandledPanic` policy. The blocking pool keeps the default.
+    fn unhandled_panic(&self) {}
 }
 
 /// The owned-task list's reference to a task.
