@@ -48,6 +48,13 @@ pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use runtime::{Builder, DriverStats, Runtime};
 pub use weft_executor::RuntimeMetrics;
 
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use weft_macros::{main, test};
+
+#[cfg(feature = "hyper")]
+pub mod compat;
+
 use std::future::Future;
 
 /// Tasks: handles, errors, sets, yielding.

@@ -1,0 +1,1 @@
+//! hyper 1.x on weft.
