@@ -124,6 +124,8 @@ pub async fn load(addr: SocketAddr, clients: usize, requests: usize) -> usize {
                     .header("host", "localhost")
                     .body(Empty::<Bytes>::new())
                     .unwrap();
+                // Wait until the connection has finished the last exchange.
+                sender.ready().await.unwrap();
                 let res = sender.send_request(req).await.unwrap();
                 let body = res.into_body().collect().await.unwrap().to_bytes();
                 if body == BODY {
