@@ -6,7 +6,9 @@
 //! - [`WeftTimer`]: `hyper::rt::Timer` on weft's timer wheel (header-read
 //!   timeouts, HTTP/2 keep-alive pings).
 //! - [`WeftIo`]: `hyper::rt::Read` + `hyper::rt::Write` for a weft socket
-//!   (or any `futures_io` stream).
+//!   (or any `futures_io` stream); and the other way round,
+//!   `futures_io::AsyncRead` + `AsyncWrite` for hyper's I/O (an upgraded
+//!   connection, say).
 //!
 //! # Reads without a copy
 //!
@@ -185,6 +187,10 @@ pub const GENERIC_READ_CHUNK: usize = 16 * 1024;
 /// hyper's buffer). Writes go out vectored: weft's sockets send hyper's
 /// header and body buffers in one `sendmsg`.
 ///
+/// The other way round, `WeftIo<T>` implements `futures_io::AsyncRead` /
+/// `AsyncWrite` when `T` implements hyper's traits (for example
+/// `hyper::upgrade::Upgraded`), as `TokioIo` does for tokio's traits.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -346,5 +352,128 @@ impl<T: AsyncWrite + Unpin + 'static> hyper::rt::Write for WeftIo<T> {
     /// `poll_close`: for a socket, shuts down the write direction.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+/// hyper's I/O seen through `futures_io`: reads go through hyper's
+/// `ReadBuf` over the caller's (initialised) buffer.
+impl<T: hyper::rt::Read + Unpin> AsyncRead for WeftIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut read_buf = hyper::rt::ReadBuf::new(buf);
+        ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, read_buf.unfilled()))?;
+        Poll::Ready(Ok(read_buf.filled().len()))
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> AsyncWrite for WeftIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The unsafe parts (hyper's uninitialised buffer) without sockets, so
+/// Miri can run them.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::rt::{Read, ReadBuf};
+
+    /// An in-memory `AsyncRead` handing out `data` `step` bytes at a time,
+    /// or, if `lie`, claiming more bytes than the buffer holds.
+    struct Chunks {
+        data: Vec<u8>,
+        step: usize,
+        lie: bool,
+    }
+
+    impl AsyncRead for Chunks {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.lie {
+                return Poll::Ready(Ok(buf.len() + 1));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data.drain(..n);
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    fn read(io: &mut WeftIo<Chunks>, cap: usize) -> Vec<u8> {
+        let mut storage = vec![MaybeUninit::<u8>::uninit(); cap];
+        let mut buf = ReadBuf::uninit(&mut storage);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(io).poll_read(&mut cx, buf.unfilled()) {
+            Poll::Ready(Ok(())) => buf.filled().to_vec(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn generic_path_fills_hyper_buffer() {
+        let mut io = WeftIo::new(Chunks {
+            data: (0..=255).collect(),
+            step: 100,
+            lie: false,
+        });
+        assert_eq!(read(&mut io, 64), (0..64).collect::<Vec<u8>>());
+        assert_eq!(read(&mut io, 1000), (64..164).collect::<Vec<u8>>());
+        assert_eq!(read(&mut io, 1000), (164..=255).collect::<Vec<u8>>());
+        assert!(read(&mut io, 1000).is_empty(), "end-of-file");
+        assert!(!hyper::rt::Write::is_write_vectored(&WeftIo::new(
+            futures_util::io::Cursor::new(Vec::new())
+        )));
+    }
+
+    #[test]
+    #[should_panic(expected = "returned 17 bytes read into a buffer of 16")]
+    fn generic_path_refuses_a_reader_that_overstates() {
+        let mut io = WeftIo::new(Chunks {
+            data: Vec::new(),
+            step: 0,
+            lie: true,
+        });
+        read(&mut io, 16);
+    }
+
+    #[test]
+    fn futures_io_over_hyper_io_round_trips() {
+        // WeftIo<WeftIo<Cursor>>: futures-io -> hyper -> futures-io.
+        let mut outer = WeftIo::new(WeftIo::new(futures_util::io::Cursor::new(vec![0u8; 8])));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let wrote = Pin::new(&mut outer).poll_write(&mut cx, b"weft");
+        assert!(matches!(wrote, Poll::Ready(Ok(4))));
+        outer.inner_mut().inner_mut().set_position(0);
+        let mut buf = [0u8; 6];
+        let got = Pin::new(&mut outer).poll_read(&mut cx, &mut buf);
+        assert!(matches!(got, Poll::Ready(Ok(6))));
+        assert_eq!(&buf, b"weft\0\0");
     }
 }
