@@ -5,6 +5,7 @@
 //! cargo run --release --example http                          # 127.0.0.1:8080, until Ctrl-C
 //! cargo run --release --example http -- --addr 127.0.0.1:3000 --workers 2
 //! cargo run --release --example http -- --requests 1000       # stop after 1000 answers
+//! cargo run --release --example http -- --header-timeout 5     # drop clients stalling 5 s in the headers
 //! cargo run --release --example http -- --selftest            # 64 clients x 100 requests, then exit
 //! wrk -t2 -c64 -d10s http://127.0.0.1:8080/                   # load it (apt-get install wrk)
 //! ```
@@ -47,12 +48,20 @@ async fn shutdown_signal() {
 
 /// Serves HTTP/1.1 on `listener`, one task per connection, until `shutdown`
 /// resolves; then stops accepting and drains the open connections. `served`
-/// counts the answered requests.
+/// counts the answered requests. With `header_timeout`, a client that takes
+/// longer than that to send a request's headers is disconnected (hyper's
+/// timer is then weft's, `WeftTimer`; it costs a timer per request, which is
+/// why it is off by default, like in `examples/http_tokio.rs`).
 pub async fn serve(
     listener: weft::net::TcpListener,
     served: Arc<AtomicUsize>,
+    header_timeout: Option<Duration>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    if let Some(timeout) = header_timeout {
+        builder.timer(WeftTimer).header_read_timeout(timeout);
+    }
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -76,9 +85,7 @@ pub async fn serve(
             served.fetch_add(1, Relaxed);
             async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(BODY)))) }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(WeftTimer)
-            .serve_connection(WeftIo::new(stream), service);
+        let conn = builder.serve_connection(WeftIo::new(stream), service);
         let conn = graceful.watch(conn);
         weft::spawn(async move {
             if let Err(e) = conn.await {
@@ -155,7 +162,7 @@ pub fn selftest(workers: Option<usize>, clients: usize, requests: usize) -> usiz
         let addr = listener.local_addr().unwrap();
         let served = Arc::new(AtomicUsize::new(0));
         let (stop, stopped) = futures_channel::oneshot::channel::<()>();
-        let server = weft::spawn(serve(listener, served.clone(), async {
+        let server = weft::spawn(serve(listener, served.clone(), None, async {
             let _ = stopped.await;
         }));
         let ok = load(addr, clients, requests).await;
@@ -179,10 +186,12 @@ pub struct Args {
     pub addr: Option<String>,
     pub workers: Option<usize>,
     pub requests: Option<usize>,
+    pub header_timeout: Option<Duration>,
     pub selftest: bool,
 }
 
-const USAGE: &str = "usage: http [--addr HOST:PORT] [--workers N] [--requests N | --selftest]";
+const USAGE: &str = "usage: http [--addr HOST:PORT] [--workers N] [--header-timeout SECS] \
+                     [--requests N | --selftest]";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -208,6 +217,10 @@ impl Args {
                 "--addr" => out.addr = Some(value("--addr")?),
                 "--workers" => out.workers = Some(count("--workers", value("--workers")?)?),
                 "--requests" => out.requests = Some(count("--requests", value("--requests")?)?),
+                "--header-timeout" => {
+                    let secs = count("--header-timeout", value("--header-timeout")?)?;
+                    out.header_timeout = Some(Duration::from_secs(secs as u64));
+                }
                 "--selftest" => out.selftest = true,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -257,7 +270,7 @@ fn main() -> io::Result<()> {
                 future::select(pin!(shutdown_signal()), enough).await;
             }
         };
-        serve(listener, served.clone(), shutdown).await?;
+        serve(listener, served.clone(), args.header_timeout, shutdown).await?;
         println!("served {} requests, shut down", served.load(Relaxed));
         Ok(())
     })

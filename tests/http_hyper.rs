@@ -21,7 +21,8 @@ fn requests_mode_stops_after_n_answers() {
         let addr = listener.local_addr().unwrap();
         let served = Arc::new(AtomicUsize::new(0));
         let stop = http::served_reaches(served.clone(), Some(30));
-        let server = weft::spawn(http::serve(listener, served.clone(), stop));
+        let timeout = Some(std::time::Duration::from_secs(5));
+        let server = weft::spawn(http::serve(listener, served.clone(), timeout, stop));
         // 3 clients x 10 requests: exactly the 30 the server waits for. The
         // clients hang up when done, so the drain is immediate.
         assert_eq!(http::load(addr, 3, 10).await, 30);
@@ -51,6 +52,12 @@ fn arguments() {
     assert_eq!(args.workers, Some(3));
     assert_eq!(args.requests, Some(10));
     assert_eq!(args.addr.as_deref(), Some("127.0.0.1:0"));
+    assert_eq!(args.header_timeout, None);
+    let with_timeout = parse(&["--header-timeout", "5"]).unwrap();
+    assert_eq!(
+        with_timeout.header_timeout,
+        Some(std::time::Duration::from_secs(5))
+    );
     assert!(parse(&["--selftest"]).unwrap().selftest);
     assert!(parse(&["--workers", "0"])
         .unwrap_err()
