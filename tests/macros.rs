@@ -57,3 +57,9 @@ async fn early_return_and_question_mark() -> Result<(), std::num::ParseIntError>
 async fn ignore_still_applies() {
     assert_eq!(Handle::current().metrics().num_workers(), 1);
 }
+
+/// Names the generated code uses do not clash with the user's function.
+#[weft::test]
+async fn runtime() {
+    assert_eq!(Handle::current().metrics().num_workers(), 1);
+}

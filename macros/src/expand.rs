@@ -150,8 +150,9 @@ fn generate(kind: Kind, args: &Args, item: &ItemFn) -> TokenStream {
         #(#attrs)*
         #vis #outer {
             #sig #block
-            let runtime = #runtime.expect(#expect);
-            runtime.block_on(#name())
+            // Not `runtime`: the user's function may be called that.
+            let __weft_runtime = #runtime.expect(#expect);
+            __weft_runtime.block_on(#name())
         }
     }
 }
