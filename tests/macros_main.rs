@@ -7,7 +7,8 @@
 //! - `workers`: the default runtime has `WEFT_WORKER_THREADS` workers.
 //! - `explicit`: `worker_threads = 2` wins over `WEFT_WORKER_THREADS=3`.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 const MODE: &str = "WEFT_MACROS_MAIN_CHILD";
 
@@ -44,14 +45,27 @@ async fn two_workers() -> usize {
     weft::Handle::current().metrics().num_workers()
 }
 
+/// Runs this binary again in `mode`; kills it if it has not exited after
+/// 30 s (its output is a line or two, so the pipes never fill).
 fn child(mode: &str, env_workers: Option<&str>) -> Output {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.env(MODE, mode);
+    cmd.env(MODE, mode)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     match env_workers {
         Some(n) => cmd.env("WEFT_WORKER_THREADS", n),
         None => cmd.env_remove("WEFT_WORKER_THREADS"),
     };
-    cmd.output().expect("the child runs")
+    let mut child = cmd.spawn().expect("the child starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the {mode} child did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn parent() {
