@@ -67,3 +67,53 @@ fn arguments() {
         .unwrap_err()
         .contains("unknown argument"));
 }
+
+#[test]
+fn shutdown_closes_idle_keep_alive_connections_and_returns() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use weft::compat::hyper::WeftIo;
+
+    let rt = weft::Runtime::builder().worker_threads(2).build().unwrap();
+    rt.block_on(async {
+        let listener = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = futures_channel::oneshot::channel::<()>();
+        let server = weft::spawn(http::serve(listener, served.clone(), None, async {
+            let _ = stopped.await;
+        }));
+
+        // One request, then the connection stays open and idle.
+        let stream = weft::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(WeftIo::new(stream))
+            .await
+            .unwrap();
+        let conn = weft::spawn(conn);
+        let req = hyper::Request::get("/")
+            .header("host", "localhost")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let res = sender.send_request(req).await.unwrap();
+        assert_eq!(
+            res.into_body().collect().await.unwrap().to_bytes(),
+            http::BODY
+        );
+
+        stop.send(()).unwrap();
+        // The server closes the idle connection instead of waiting out
+        // DRAIN_TIMEOUT for it, and returns.
+        weft::time::timeout(http::DRAIN_TIMEOUT / 2, server)
+            .await
+            .expect("the server drained the idle connection promptly")
+            .unwrap()
+            .unwrap();
+        // The client sees the connection end.
+        weft::time::timeout(std::time::Duration::from_secs(5), conn)
+            .await
+            .expect("the client connection ended")
+            .unwrap()
+            .unwrap();
+        assert_eq!(served.load(Relaxed), 1);
+    });
+}
