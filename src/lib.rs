@@ -105,6 +105,13 @@ pub use weft_executor::UnhandledPanic;
 /// ```
 pub use weft_executor::LongPoll;
 
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use weft_macros::{main, test};
+
+#[cfg(feature = "hyper")]
+pub mod compat;
+
 use std::future::Future;
 
 /// Tasks: handles, errors, sets, yielding.

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -41,6 +42,13 @@ pub trait SplitStream: sealed::Sealed + fmt::Debug + Sized {
     ) -> Poll<io::Result<usize>>;
 
     #[doc(hidden)]
+    fn poll_read_uninit_split(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+
+    #[doc(hidden)]
     fn poll_write_split(
         &self,
         cx: &mut Context<'_>,
@@ -60,6 +68,14 @@ impl SplitStream for TcpStream {
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         self.poll_read_priv(cx, bufs)
+    }
+
+    fn poll_read_uninit_split(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_uninit(cx, buf)
     }
 
     fn poll_write_split(
@@ -84,6 +100,14 @@ impl SplitStream for UnixStream {
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut &*self).poll_read_vectored(cx, bufs)
+    }
+
+    fn poll_read_uninit_split(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_uninit(cx, buf)
     }
 
     fn poll_write_split(
@@ -168,6 +192,40 @@ impl<S: SplitStream> OwnedReadHalf<S> {
         let stream = other.stream.clone();
         drop((self, other));
         Ok(Arc::try_unwrap(stream).expect("both halves were just dropped"))
+    }
+}
+
+impl<S: SplitStream> ReadHalf<'_, S> {
+    /// The stream's `poll_read_uninit`: a read into memory that may be
+    /// uninitialised; see `TcpStream::poll_read_uninit`.
+    ///
+    /// # Errors
+    ///
+    /// As the stream's read.
+    #[doc(hidden)]
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_read_uninit_split(cx, buf)
+    }
+}
+
+impl<S: SplitStream> OwnedReadHalf<S> {
+    /// The stream's `poll_read_uninit`: a read into memory that may be
+    /// uninitialised; see `TcpStream::poll_read_uninit`.
+    ///
+    /// # Errors
+    ///
+    /// As the stream's read.
+    #[doc(hidden)]
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_read_uninit_split(cx, buf)
     }
 }
 

@@ -20,6 +20,7 @@
 //! reads on until `EAGAIN`: slower, never wrong.
 
 use std::io::{self, IoSliceMut};
+use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 
 /// Turns `TCP_INQ` on; returns whether the kernel accepted it.
@@ -50,6 +51,40 @@ pub(crate) fn recv_vectored(
     fd: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
 ) -> io::Result<(usize, Option<usize>)> {
+    // SAFETY: std guarantees `IoSliceMut` is ABI-compatible with `iovec` on
+    // Unix; each describes memory we borrow mutably for the whole call.
+    unsafe { recvmsg_inq(fd, bufs.as_mut_ptr().cast::<libc::iovec>(), bufs.len()) }
+}
+
+/// [`recv_vectored`] into one buffer that may be uninitialised (hyper's
+/// read buffer): the kernel only writes to it, so nothing is zeroed or
+/// copied. On `Ok((n, _))` the first `n` bytes of `buf` are initialised.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn recv_uninit(
+    fd: BorrowedFd<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> io::Result<(usize, Option<usize>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: one iovec describing `buf`, borrowed mutably for the whole
+    // call; `recvmsg` never reads the memory, so it may be uninitialised.
+    unsafe { recvmsg_inq(fd, &mut iov, 1) }
+}
+
+/// `recvmsg(2)` with room for the `TCP_CM_INQ` control message.
+///
+/// # Safety
+///
+/// `iov` points at `iovlen` valid iovecs, each describing memory writable
+/// for the duration of the call (initialised or not).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+unsafe fn recvmsg_inq(
+    fd: BorrowedFd<'_>,
+    iov: *mut libc::iovec,
+    iovlen: usize,
+) -> io::Result<(usize, Option<usize>)> {
     use std::os::fd::AsRawFd;
 
     // Room for one `int` control message, aligned for `cmsghdr`.
@@ -57,16 +92,15 @@ pub(crate) fn recv_vectored(
     // SAFETY: `msghdr` is plain old data; all-zero is a valid value (null
     // pointers with zero lengths), and the fields we use are set below.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = bufs.as_mut_ptr().cast::<libc::iovec>();
+    msg.msg_iov = iov;
     // The field's type differs between libcs (size_t / c_int).
-    msg.msg_iovlen = bufs.len() as _;
+    msg.msg_iovlen = iovlen as _;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
 
-    // SAFETY: `msg_iov` points at `bufs.len()` iovecs (std guarantees
-    // `IoSliceMut` is ABI-compatible with `iovec` on Unix), each describing
-    // memory we borrow mutably for the whole call; `msg_control` points at
-    // `control`, writable, of the length given; `fd` is open (borrowed).
+    // SAFETY: `msg_iov` points at `iovlen` iovecs of writable memory (the
+    // caller's contract); `msg_control` points at `control`, writable, of
+    // the length given; `fd` is open (borrowed).
     let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -106,6 +140,16 @@ pub(crate) fn recv_vectored(
     Ok((rustix::io::readv(fd, bufs)?, None))
 }
 
+/// Without `TCP_INQ`: a plain `read` into uninitialised memory, no hint.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn recv_uninit(
+    fd: BorrowedFd<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> io::Result<(usize, Option<usize>)> {
+    let (filled, _) = rustix::io::read(fd, buf)?;
+    Ok((filled.len(), None))
+}
+
 #[cfg(all(test, not(loom), any(target_os = "linux", target_os = "android")))]
 mod tests {
     use super::*;
@@ -135,6 +179,28 @@ mod tests {
         assert_eq!((n, inq), (6, Some(1)));
         let (n, _) = recv_vectored(server.as_fd(), &mut [IoSliceMut::new(&mut buf)]).unwrap();
         assert_eq!(n, 0, "end-of-file");
+    }
+
+    #[test]
+    fn uninit_read_fills_the_front_and_reports_inq() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        enable(listener.as_fd());
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"hello").unwrap();
+        // Blocking socket: waits for the data.
+        let mut buf = [MaybeUninit::<u8>::uninit(); 3];
+        let (n, inq) = recv_uninit(server.as_fd(), &mut buf).unwrap();
+        assert_eq!((n, inq), (3, Some(2)));
+        // SAFETY: `recv_uninit` initialised the first `n` bytes.
+        let got: Vec<u8> = buf[..n]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        assert_eq!(got, b"hel");
+        let mut buf = [MaybeUninit::<u8>::uninit(); 16];
+        let (n, inq) = recv_uninit(server.as_fd(), &mut buf).unwrap();
+        assert_eq!((n, inq), (2, Some(0)), "drained");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`TcpStream`]: a TCP connection.
 
 use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
 use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
@@ -234,6 +235,34 @@ impl TcpStream {
                 cx,
                 Direction::Read,
                 |s| tcp_inq::recv_vectored(s.as_fd(), bufs),
+                |&(_, inq)| inq == Some(0),
+            )
+            .map_ok(|(n, _)| n)
+    }
+
+    /// Reads into memory that may be uninitialised (hyper's read buffer,
+    /// through `weft::compat::hyper::WeftIo`): no zeroing, no copy, and the
+    /// same `TCP_INQ` drained rule as `AsyncRead`. On `Ready(Ok(n))` the
+    /// first `n` bytes of `buf` are initialised; 0 means end-of-file (or an
+    /// empty `buf`).
+    ///
+    /// # Errors
+    ///
+    /// As `recvmsg(2)`, or once the runtime shut down.
+    #[doc(hidden)]
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.inner
+            .poll_io(
+                cx,
+                Direction::Read,
+                |s| tcp_inq::recv_uninit(s.as_fd(), buf),
                 |&(_, inq)| inq == Some(0),
             )
             .map_ok(|(n, _)| n)

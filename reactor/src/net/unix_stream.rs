@@ -1,6 +1,7 @@
 //! Unix-domain stream sockets: [`UnixListener`] and [`UnixStream`].
 
 use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
@@ -211,6 +212,32 @@ impl UnixStream {
     /// As `shutdown(2)`.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
+    }
+
+    /// Reads into memory that may be uninitialised (hyper's read buffer,
+    /// through `weft::compat::hyper::WeftIo`): no zeroing, no copy. Reads
+    /// go on until `WouldBlock`, as `AsyncRead`'s do. On `Ready(Ok(n))` the
+    /// first `n` bytes of `buf` are initialised; 0 means end-of-file (or an
+    /// empty `buf`).
+    ///
+    /// # Errors
+    ///
+    /// As `read(2)`, or once the runtime shut down.
+    #[doc(hidden)]
+    pub fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.inner.poll_io(
+            cx,
+            crate::readiness::Direction::Read,
+            |s| Ok(rustix::io::read(s, &mut *buf)?.0.len()),
+            |_| false,
+        )
     }
 
     /// Borrowed halves: one task may read through the
