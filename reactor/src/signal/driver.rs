@@ -39,7 +39,11 @@ impl RuntimeSignals {
         // are leaked, `globals` module docs), and `release` deletes it
         // before the pipe can be checked out by another runtime.
         let added = unsafe {
-            poller.add_with_mode(&pipe.read_end(), Event::readable(SIGNAL_KEY), PollMode::Edge)
+            poller.add_with_mode(
+                &pipe.read_end(),
+                Event::readable(SIGNAL_KEY),
+                PollMode::Edge,
+            )
         };
         if let Err(e) = added {
             globals.release_pipe(pipe);

@@ -181,17 +181,31 @@ mod tests {
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         assert!(listeners.poll_recv(a, &deliveries, &mut cx).is_pending());
-        assert!(listeners.poll_recv(other, &deliveries, &mut cx).is_pending());
+        assert!(listeners
+            .poll_recv(other, &deliveries, &mut cx)
+            .is_pending());
         // Two deliveries before anyone looks: one report each.
         deliveries.record(2);
         deliveries.record(2);
         let mut out = Vec::new();
         listeners.dispatch(&deliveries, &mut out);
-        assert_eq!(out.len(), 1, "only `a` had a waker; `other` is another signal");
-        assert_eq!(listeners.poll_recv(a, &deliveries, &mut cx), Poll::Ready(Some(())));
+        assert_eq!(
+            out.len(),
+            1,
+            "only `a` had a waker; `other` is another signal"
+        );
+        assert_eq!(
+            listeners.poll_recv(a, &deliveries, &mut cx),
+            Poll::Ready(Some(()))
+        );
         assert!(listeners.poll_recv(a, &deliveries, &mut cx).is_pending());
-        assert_eq!(listeners.poll_recv(b, &deliveries, &mut cx), Poll::Ready(Some(())));
-        assert!(listeners.poll_recv(other, &deliveries, &mut cx).is_pending());
+        assert_eq!(
+            listeners.poll_recv(b, &deliveries, &mut cx),
+            Poll::Ready(Some(()))
+        );
+        assert!(listeners
+            .poll_recv(other, &deliveries, &mut cx)
+            .is_pending());
         listeners.remove(b);
         assert_eq!(listeners.len(), 2);
         // Shutdown wakes the waiters; `recv` then says `None`, and nothing new
@@ -199,7 +213,10 @@ mod tests {
         let mut out = Vec::new();
         listeners.shutdown(&mut out);
         assert_eq!(out.len(), 2);
-        assert_eq!(listeners.poll_recv(a, &deliveries, &mut cx), Poll::Ready(None));
+        assert_eq!(
+            listeners.poll_recv(a, &deliveries, &mut cx),
+            Poll::Ready(None)
+        );
         assert!(listeners.add(2, 0).is_err());
     }
 }
