@@ -38,9 +38,17 @@ use crate::sync::Mutex;
 
 /// The listeners of one runtime, behind one lock (signals are rare; the
 /// lock is taken per `recv` poll and per delivery, never on an I/O path).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Listeners {
     table: Mutex<Table>,
+}
+
+impl Default for Listeners {
+    fn default() -> Listeners {
+        Listeners {
+            table: Mutex::new(Table::default()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -151,7 +159,7 @@ impl Listeners {
     }
 
     /// Number of live listeners (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn len(&self) -> usize {
         self.table.lock().slots.iter().flatten().count()
     }
