@@ -70,6 +70,34 @@ pub mod time {
 }
 
 /// Non-blocking sockets: TCP, UDP, Unix.
+///
+/// # Configuring a socket before it listens
+///
+/// [`TcpListener::bind`](net::TcpListener::bind) sets `SO_REUSEADDR` and
+/// listens with a backlog of 1024 (or `net.core.somaxconn` if lower). For
+/// anything else, [`TcpSocket`](net::TcpSocket):
+///
+/// ```
+/// use weft::net::{TcpSocket, TcpStream};
+///
+/// let rt = weft::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let socket = TcpSocket::new_v4()?;
+///     socket.set_reuseaddr(true)?;
+///     socket.set_reuseport(true)?; // several listeners, one port
+///     socket.set_recv_buffer_size(256 * 1024)?;
+///     socket.bind("127.0.0.1:0".parse().unwrap())?;
+///     let listener = socket.listen(4096)?;
+///
+///     let addr = listener.local_addr()?;
+///     let client = TcpSocket::new_v4()?;
+///     client.set_nodelay(true)?;
+///     let _stream: TcpStream = client.connect(addr).await?;
+///     let (_peer, _) = listener.accept().await?;
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
 pub mod net {
     pub use weft_reactor::net::*;
 }
