@@ -252,10 +252,13 @@ fn busy_workers_scenario() {
     const WORKERS: usize = 2;
     let rt = runtime(WORKERS);
     let stop = Arc::new(AtomicBool::new(false));
+    let (started_tx, mut started_rx) = futures_channel::mpsc::unbounded();
     let spinners: Vec<_> = (0..WORKERS * 2)
         .map(|_| {
             let stop = stop.clone();
+            let started_tx = started_tx.clone();
             rt.spawn(async move {
+                let _ = started_tx.unbounded_send(());
                 let mut slices = 0u64;
                 while !stop.load(SeqCst) {
                     spin_for(Duration::from_micros(200));
@@ -268,6 +271,12 @@ fn busy_workers_scenario() {
         .collect();
     rt.block_on(async {
         let mut term = signal(SignalKind::terminate()).unwrap();
+        // Every spinner runs before the signal is sent.
+        for _ in 0..WORKERS * 2 {
+            futures_util::StreamExt::next(&mut started_rx)
+                .await
+                .unwrap();
+        }
         ready(SignalKind::terminate());
         assert_eq!(term.recv().await, Some(()));
         stop.store(true, SeqCst);
@@ -278,8 +287,11 @@ fn busy_workers_scenario() {
 }
 
 /// One task spins inside a single poll (never yielding) until the signal
-/// arrives; the listener is a task of the same runtime. The runtime's
-/// monitor must hand the driver on for the delivery to be noticed.
+/// arrives; the listener is a task of the same runtime. The hog is woken by
+/// a timer, i.e. by the worker that owned the driver, which then leaves the
+/// driver to run it while the other worker sleeps on its condvar: the
+/// runtime's monitor must hand the driver on for the delivery to be
+/// noticed (tokio's issue 4730).
 fn hogged_worker_scenario() {
     let rt = runtime(2);
     let stop = Arc::new(AtomicBool::new(false));
@@ -295,6 +307,7 @@ fn hogged_worker_scenario() {
         let hog = {
             let stop = stop.clone();
             weft::spawn(async move {
+                weft::time::sleep(Duration::from_millis(20)).await;
                 let _ = started_tx.send(());
                 let start = Instant::now();
                 // Bounded, so a failure ends instead of hanging.
