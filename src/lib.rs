@@ -12,6 +12,9 @@
 //!   with exact deadlines.
 //! - [`net`]: TCP, UDP and Unix sockets implementing `futures_io`'s
 //!   `AsyncRead` / `AsyncWrite`; [`io::Async`] for any other file descriptor.
+//! - [`io`]: `AsyncReadExt`, `AsyncWriteExt`, `BufReader`, `copy`, ... (from
+//!   futures-util), one import for a server's I/O code.
+//! - [`signal`]: `ctrl_c` and Unix signals, delivered by the same reactor.
 //! - [`RuntimeMetrics`]: per-worker polls, steals, parks, busy time.
 //!
 //! ```
