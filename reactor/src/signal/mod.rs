@@ -6,16 +6,16 @@
 //! 1. At the first `signal(kind)` for a signal number, a process-wide
 //!    handler is installed with `signal-hook-registry` (it chains to
 //!    handlers others installed). It stays for the life of the process.
-//! 2. The handler bumps the signal's delivery counter and writes one byte to
-//!    the self-pipe of every runtime that listens for signals
-//!    ([`globals`]: only async-signal-safe work, and why there is one pipe
-//!    per runtime rather than one shared pipe).
+//! 2. The handler bumps the signal's delivery counter and writes one byte
+//!    to the self-pipe of every runtime that listens for signals
+//!    (`src/signal/globals.rs`: only async-signal-safe work, and why there
+//!    is one pipe per runtime rather than one shared pipe).
 //! 3. The pipe's read end is registered, edge-triggered, with the runtime's
-//!    own poller under a reserved key ([`driver::SIGNAL_KEY`]); the driver
-//!    turn that sees it drains the pipe and wakes every listener whose
-//!    signal's counter moved past what it last reported
-//!    ([`listeners`]: the handoff protocol and why no delivery is lost;
-//!    model-checked in `crate::loom_tests`).
+//!    own poller under a reserved key (`SIGNAL_KEY`,
+//!    `src/signal/driver.rs`); the driver turn that sees it drains the pipe
+//!    and wakes every listener whose signal's counter moved past what it
+//!    last reported (`src/signal/listeners.rs`: the handoff protocol and
+//!    why no delivery is lost; model-checked in `src/loom_tests.rs`).
 //!
 //! No thread is started, per signal or at all. Each listener keeps the count
 //! it has reported, so every listener in the process (several in one
