@@ -344,3 +344,31 @@ fn loom_signal_shutdown_races_listener_poll() {
         assert_eq!(got, None);
     });
 }
+
+/// The Dekker pair of `crate::signal::globals` ("Orderings"): a runtime
+/// marks its pipe in use and then counts deliveries for a new listener
+/// (F2 between); the handler records a delivery and then looks at the
+/// pipe's flag (F1 between). The listener either counts the delivery as
+/// seen or the handler writes the pipe; never neither.
+#[test]
+fn loom_signal_checkout_races_delivery() {
+    use crate::sync::Relaxed;
+    loom::model(|| {
+        let deliveries = Arc::new(Deliveries::new(2));
+        let in_use = Arc::new(AtomicBool::new(false));
+        let handler = {
+            let (deliveries, in_use) = (deliveries.clone(), in_use.clone());
+            thread::spawn(move || {
+                deliveries.record(SIGUSR1); // H1, F1
+                in_use.load(Relaxed) // then the pipe is written
+            })
+        };
+        in_use.store(true, Relaxed); // checkout_pipe
+        let seen = deliveries.count_for_new_listener(SIGUSR1); // F2, count
+        let poked = handler.join().unwrap();
+        assert!(
+            seen == 1 || poked,
+            "the delivery was neither counted as seen nor announced on the pipe"
+        );
+    });
+}

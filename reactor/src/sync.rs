@@ -18,7 +18,7 @@ pub(crate) use std::sync::OnceLock;
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize};
 
     /// A mutex with parking_lot's API (no poisoning).
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
@@ -26,7 +26,7 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize};
 
     /// loom's mutex behind parking_lot's API.
     #[derive(Debug)]
@@ -46,9 +46,9 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{AtomicBool, AtomicPtr, AtomicUsize, Mutex};
+pub(crate) use imp::{fence, AtomicBool, AtomicPtr, AtomicUsize, Mutex};
 
 /// Memory orderings, imported by short name (STYLE.md §3). `SeqCst` is for
-/// the signal handler's handshake (`crate::signal`) and for tests' and
-/// models' own bookkeeping.
-pub(crate) use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
+/// the signal handler's fences and counters (`crate::signal::globals`) and
+/// for tests' and models' own bookkeeping.
+pub(crate) use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};

@@ -27,22 +27,27 @@
 //! writing to one at any moment, and a closed-and-reused fd number would
 //! send our byte into someone else's file.
 //!
-//! # Orderings (SeqCst throughout, and why)
+//! # Orderings: a Dekker pair of SeqCst fences
 //!
-//! A listener created on runtime R loads its signal's counter (`seen`)
-//! after R set its pipe's `in_use` flag. If a delivery's H1 comes after
-//! that load in the single total order of SeqCst operations, then so does
-//! the handler's later load of `in_use`, which therefore comes after R's
-//! store and sees `true`: the handler writes R's pipe and R's driver wakes
-//! the listener. If H1 comes before the load, the listener's `seen` already
-//! counts it (that delivery predates the listener). Acquire/Release cannot
-//! express this "store, then load another location" pairing; SeqCst can,
-//! and signals are rare enough that its cost does not matter.
+//! A listener created on runtime R loads its signal's counter (`seen`,
+//! [`Deliveries::count_for_new_listener`]) after R set its pipe's `in_use`
+//! flag; the handler loads `in_use` after bumping the counter
+//! ([`Deliveries::record`]). Each side has a SeqCst fence between its store
+//! and its load: **F1** in the handler, **F2** in the listener. If F1 comes
+//! first in the fences' total order, the listener's load sees the bump: the
+//! delivery predates the listener, which counts it as seen. If F2 comes
+//! first, the handler's load sees `in_use == true`: it writes R's pipe and
+//! R's driver wakes the listener. Either way nothing is lost (a delivery is
+//! never both missed and unannounced). Acquire/Release cannot express this
+//! "store, then load another location" pairing. The loom model
+//! `loom_signal_checkout_races_delivery` checks it.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Mutex, OnceLock, SeqCst};
+use crate::sync::{
+    fence, Acquire, AtomicBool, AtomicPtr, AtomicUsize, Mutex, OnceLock, Relaxed, Release, SeqCst,
+};
 
 /// The largest signal number weft accepts: Linux has 64 signals (`NSIG` is
 /// 65, and signal 0 is not a signal); other Unixes have fewer, and their
@@ -65,17 +70,32 @@ impl Deliveries {
         }
     }
 
-    /// H1: one more delivery of `signum`. Async-signal-safe.
+    /// H1: one more delivery of `signum`, then F1 (module docs,
+    /// "Orderings"), so the caller's next loads of `in_use` flags are
+    /// ordered after it. Async-signal-safe.
     pub(crate) fn record(&self, signum: usize) {
-        // SeqCst: see the module docs ("Orderings"). Wrapping on overflow
-        // is fine: listeners only compare for equality.
+        // SeqCst: not needed for the Dekker pair (F1 does that), but it
+        // costs nothing on a path this rare, and the counter then reads
+        // the same from every thread. Wrapping on overflow is fine:
+        // listeners only compare for equality.
         self.counts[signum].fetch_add(1, SeqCst);
+        // F1: pairs with F2 in `count_for_new_listener`.
+        fence(SeqCst);
     }
 
-    /// Deliveries of `signum` so far.
+    /// Deliveries of `signum` so far. For the listener protocol
+    /// (`listeners.rs`), whose lock and pipe order the loads that matter.
     pub(crate) fn count(&self, signum: usize) -> usize {
-        // SeqCst: see the module docs ("Orderings").
+        // SeqCst: see `record`.
         self.counts[signum].load(SeqCst)
+    }
+
+    /// F2, then the count a new listener starts from: the caller's pipe
+    /// was marked `in_use` before (`Globals::checkout_pipe`).
+    pub(crate) fn count_for_new_listener(&self, signum: usize) -> usize {
+        // F2: pairs with F1 in `record` (module docs, "Orderings").
+        fence(SeqCst);
+        self.count(signum)
     }
 }
 
@@ -151,15 +171,18 @@ pub(crate) fn globals() -> &'static Globals {
 /// async-signal-safe work (module docs).
 fn on_signal(globals: &'static Globals, signum: usize) {
     globals.deliveries.record(signum);
-    // SeqCst: pairs with the store in `checkout_pipe` that publishes a new
-    // node (its fields are written before); see also the module docs.
-    let mut node = globals.pipes.load(SeqCst);
+    // Acquire: pairs with the Release store in `checkout_pipe` that
+    // publishes a new node, so its fields are visible. Ordered after H1 by
+    // F1, so a node published before a new listener's F2 is seen (module
+    // docs, "Orderings").
+    let mut node = globals.pipes.load(Acquire);
     // SAFETY: every non-null pointer in the list came from `Box::leak` in
     // `checkout_pipe` and is never freed, and was fully initialised before
-    // it was published (SeqCst store, paired with the load above).
+    // it was published (Release store, paired with the load above).
     while let Some(pipe) = unsafe { node.cast_const().as_ref() } {
-        // SeqCst: see the module docs ("Orderings").
-        if pipe.in_use.load(SeqCst) {
+        // Relaxed: ordered after H1 by F1 in `record` (module docs,
+        // "Orderings").
+        if pipe.in_use.load(Relaxed) {
             pipe.poke();
         }
         node = pipe
@@ -191,16 +214,20 @@ impl Globals {
     /// Takes a pipe nobody uses, or creates one, and marks it in use.
     pub(crate) fn checkout_pipe(&'static self) -> io::Result<&'static Pipe> {
         let _pool = self.pool.lock();
-        // SeqCst: see `on_signal` (here the pool lock would do).
-        let head = self.pipes.load(SeqCst);
+        // Relaxed: the list only grows under the pool lock, which we hold.
+        let head = self.pipes.load(Relaxed);
         let mut node = head;
         // SAFETY: as in `on_signal`: leaked, never freed, published whole.
         while let Some(pipe) = unsafe { node.cast_const().as_ref() } {
-            if !pipe.in_use.load(SeqCst) {
+            // Relaxed: `in_use` is written only under the pool lock.
+            if !pipe.in_use.load(Relaxed) {
                 // Bytes a signal left while nobody owned it.
                 pipe.drain();
-                // SeqCst: see the module docs ("Orderings").
-                pipe.in_use.store(true, SeqCst);
+                // Relaxed: ordered before the new listener's count by F2
+                // (module docs, "Orderings"; the listener's thread got the
+                // pipe through the reactor's OnceLock, which orders this
+                // store before F2).
+                pipe.in_use.store(true, Relaxed);
                 return Ok(pipe);
             }
             node = pipe
@@ -216,18 +243,18 @@ impl Globals {
             in_use: AtomicBool::new(true),
             next,
         }));
-        // SeqCst: publishes the initialised node to `on_signal`.
+        // Release: publishes the initialised node to `on_signal`.
         self.pipes
-            .store(std::ptr::from_ref(pipe).cast_mut(), SeqCst);
+            .store(std::ptr::from_ref(pipe).cast_mut(), Release);
         Ok(pipe)
     }
 
     /// Gives `pipe` back to the pool. The caller deleted it from its poller.
     pub(crate) fn release_pipe(&self, pipe: &'static Pipe) {
         let _pool = self.pool.lock();
-        // SeqCst: a handler that still sees `true` writes one byte nobody
+        // Relaxed: a handler that still sees `true` writes one byte nobody
         // reads; the next `checkout_pipe` drains it.
-        pipe.in_use.store(false, SeqCst);
+        pipe.in_use.store(false, Relaxed);
     }
 }
 

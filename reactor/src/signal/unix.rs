@@ -213,7 +213,7 @@ impl Signal {
         // The runtime's pipe first, so that a delivery after the count
         // below reaches it (see `globals`, "Orderings").
         let signals = handle.reactor().signals()?;
-        let seen = globals.deliveries.count(signum);
+        let seen = globals.deliveries.count_for_new_listener(signum);
         let id = signals.listeners.add(signum, seen)?;
         let signal = Signal {
             handle: handle.clone(),
