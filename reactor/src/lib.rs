@@ -21,7 +21,8 @@
 //! * [`signal`] has [`ctrl_c`](signal::ctrl_c) and
 //!   [`signal::unix::signal`], on the same poller (a self-pipe per runtime).
 //! * [`net`] has [`TcpListener`](net::TcpListener),
-//!   [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket),
+//!   [`TcpStream`](net::TcpStream), [`TcpSocket`](net::TcpSocket) (options
+//!   before `listen`/`connect`), [`UdpSocket`](net::UdpSocket),
 //!   [`UnixListener`](net::UnixListener) and [`UnixStream`](net::UnixStream).
 //!
 //! # How it works
