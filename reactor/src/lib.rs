@@ -20,8 +20,11 @@
 //! * [`Async<T>`] wraps any [`AsFd`](std::os::fd::AsFd) source:
 //!   `readable()`, `writable()`, `read_with`, `write_with`, and
 //!   `AsyncRead`/`AsyncWrite`.
+//! * [`signal`] has [`ctrl_c`](signal::ctrl_c) and
+//!   [`signal::unix::signal`], on the same poller (a self-pipe per runtime).
 //! * [`net`] has [`TcpListener`](net::TcpListener),
-//!   [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket),
+//!   [`TcpStream`](net::TcpStream), [`TcpSocket`](net::TcpSocket) (options
+//!   before `listen`/`connect`), [`UdpSocket`](net::UdpSocket),
 //!   [`UnixListener`](net::UnixListener) and [`UnixStream`](net::UnixStream).
 //!
 //! # How it works
@@ -78,6 +81,7 @@ mod driver;
 pub mod net;
 mod reactor;
 mod readiness;
+pub mod signal;
 mod slab;
 mod source;
 mod sync;

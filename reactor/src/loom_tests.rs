@@ -1,4 +1,5 @@
-//! loom models of the readiness/waker handoff in [`crate::source`].
+//! loom models of the readiness/waker handoff in [`crate::source`], and of
+//! the signal handoff in [`crate::signal::listeners`] (at the end).
 //!
 //! The "kernel" is modelled by a counter of queued packets: the event
 //! thread queues one and then dispatches the event (D1..D3 of the protocol),
@@ -244,4 +245,130 @@ fn loom_lookup_answer_reaches_waiting_task() {
 #[test]
 fn loom_lookup_dropped_unrun_still_wakes_task() {
     model_lookup_answer(false);
+}
+
+// ---------------------------------------------------------------------------
+// Signals: the handoff from the signal handler to a runtime's listeners
+// (protocol: `crate::signal::listeners`). The handler's pipe is modelled by
+// a byte count: the handler adds one after bumping the counter (H1, H2);
+// the driver waits for a byte, takes them all (D1), then dispatches (D2, D3).
+
+use crate::signal::globals::Deliveries;
+use crate::signal::listeners::Listeners;
+
+const SIGUSR1: usize = 1;
+
+/// The driver's side: wait for the pipe's byte, drain it, wake listeners.
+fn signal_driver(pipe: &AtomicUsize, deliveries: &Deliveries, listeners: &Listeners) {
+    while pipe.swap(0, SeqCst) == 0 {
+        thread::yield_now();
+    }
+    let mut wakers = Vec::new();
+    listeners.dispatch(deliveries, &mut wakers);
+    wakers.into_iter().for_each(Waker::wake);
+}
+
+/// A listener's `recv`: one poll, and if it was `Pending`, a second poll
+/// once the other threads finished, which must then have woken it.
+fn recv_after_join(
+    listeners: &Listeners,
+    id: usize,
+    deliveries: &Deliveries,
+    join: impl FnOnce(),
+) -> Option<()> {
+    let (flag, waker) = Flag::new();
+    let mut cx = Context::from_waker(&waker);
+    let first = listeners.poll_recv(id, deliveries, &mut cx);
+    join();
+    match first {
+        Poll::Ready(got) => got,
+        Poll::Pending => {
+            assert!(flag.woken(), "a listener waiting in recv was never woken");
+            match listeners.poll_recv(id, deliveries, &mut cx) {
+                Poll::Ready(got) => got,
+                Poll::Pending => panic!("woken, but recv found nothing"),
+            }
+        }
+    }
+}
+
+#[test]
+fn loom_signal_delivery_races_listener_poll() {
+    loom::model(|| {
+        let deliveries = Arc::new(Deliveries::new(2));
+        let listeners = Arc::new(Listeners::default());
+        let pipe = Arc::new(AtomicUsize::new(0));
+        let id = listeners.add(SIGUSR1, deliveries.count(SIGUSR1)).unwrap();
+
+        let handler = {
+            let (deliveries, pipe) = (deliveries.clone(), pipe.clone());
+            thread::spawn(move || {
+                deliveries.record(SIGUSR1); // H1
+                pipe.fetch_add(1, SeqCst); // H2
+            })
+        };
+        let driver = {
+            let (deliveries, listeners, pipe) =
+                (deliveries.clone(), listeners.clone(), pipe.clone());
+            thread::spawn(move || signal_driver(&pipe, &deliveries, &listeners))
+        };
+        let got = recv_after_join(&listeners, id, &deliveries, || {
+            handler.join().unwrap();
+            driver.join().unwrap();
+        });
+        assert_eq!(got, Some(()));
+        // Reported once: the delivery is now `seen`.
+        let (_flag, waker) = Flag::new();
+        let again = listeners.poll_recv(id, &deliveries, &mut Context::from_waker(&waker));
+        assert!(again.is_pending(), "one delivery reported twice");
+    });
+}
+
+#[test]
+fn loom_signal_shutdown_races_listener_poll() {
+    loom::model(|| {
+        let deliveries = Arc::new(Deliveries::new(2));
+        let listeners = Arc::new(Listeners::default());
+        let id = listeners.add(SIGUSR1, deliveries.count(SIGUSR1)).unwrap();
+        let shutdown = {
+            let listeners = listeners.clone();
+            thread::spawn(move || {
+                let mut wakers = Vec::new();
+                listeners.shutdown(&mut wakers);
+                wakers.into_iter().for_each(Waker::wake);
+            })
+        };
+        let got = recv_after_join(&listeners, id, &deliveries, || {
+            shutdown.join().unwrap();
+        });
+        assert_eq!(got, None);
+    });
+}
+
+/// The Dekker pair of `crate::signal::globals` ("Orderings"): a runtime
+/// marks its pipe in use and then counts deliveries for a new listener
+/// (F2 between); the handler records a delivery and then looks at the
+/// pipe's flag (F1 between). The listener either counts the delivery as
+/// seen or the handler writes the pipe; never neither.
+#[test]
+fn loom_signal_checkout_races_delivery() {
+    use crate::sync::Relaxed;
+    loom::model(|| {
+        let deliveries = Arc::new(Deliveries::new(2));
+        let in_use = Arc::new(AtomicBool::new(false));
+        let handler = {
+            let (deliveries, in_use) = (deliveries.clone(), in_use.clone());
+            thread::spawn(move || {
+                deliveries.record(SIGUSR1); // H1, F1
+                in_use.load(Relaxed) // then the pipe is written
+            })
+        };
+        in_use.store(true, Relaxed); // checkout_pipe
+        let seen = deliveries.count_for_new_listener(SIGUSR1); // F2, count
+        let poked = handler.join().unwrap();
+        assert!(
+            seen == 1 || poked,
+            "the delivery was neither counted as seen nor announced on the pipe"
+        );
+    });
 }

@@ -28,6 +28,10 @@
 //!    removes the key from the slab; only after that may the owner close the
 //!    fd (polling's contract for `add`, see the SAFETY comment there).
 //!
+//! Signals (`crate::signal`) ride on the same poller: a runtime's first
+//! `signal()` registers its self-pipe under a reserved key, and
+//! [`Reactor::dispatch`] hands that key's event to the signal listeners.
+//!
 //! Lock order: registry lock, then a source's waker lock. Wakers are always
 //! called with no lock held, because waking may drop a task and with it an
 //! `Async<T>`, which deregisters and takes the registry lock.
@@ -39,9 +43,10 @@ use std::task::Waker;
 
 use polling::{Event, Events, PollMode, Poller};
 
+use crate::signal::driver::{RuntimeSignals, SIGNAL_KEY};
 use crate::slab::{Key, Slab};
 use crate::source::{shutdown_error, Source};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Mutex, OnceLock};
 
 /// The shared half of the I/O driver: the poller and the registered sources.
 ///
@@ -51,6 +56,10 @@ use crate::sync::{Arc, Mutex};
 pub struct Reactor {
     poller: Poller,
     registry: Mutex<Registry>,
+    /// The signal listeners, set up at the first `signal()` on this runtime.
+    signals: OnceLock<RuntimeSignals>,
+    /// Serialises setting `signals` up against shutdown (see `signals`).
+    signals_setup: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +80,8 @@ impl Reactor {
         Ok(Reactor {
             poller,
             registry: Mutex::new(Registry::default()),
+            signals: OnceLock::new(),
+            signals_setup: Mutex::new(()),
         })
     }
 
@@ -82,6 +93,35 @@ impl Reactor {
     /// Whether [`Driver::shutdown`](weft_executor::Driver::shutdown) ran.
     pub fn is_shut_down(&self) -> bool {
         self.registry.lock().shut_down
+    }
+
+    /// This runtime's signal listeners, set up (a self-pipe registered with
+    /// the poller) at the first call.
+    ///
+    /// # Errors
+    ///
+    /// If the pipe cannot be created or registered; after shutdown.
+    pub(crate) fn signals(&self) -> io::Result<&RuntimeSignals> {
+        if let Some(signals) = self.signals.get() {
+            return Ok(signals);
+        }
+        // Under the setup lock, which `shutdown` also takes after setting
+        // `shut_down`: either we see the flag, or shutdown sees our
+        // listeners and shuts them down. Never a set-up after shutdown.
+        let _setup = self.signals_setup.lock();
+        if let Some(signals) = self.signals.get() {
+            return Ok(signals);
+        }
+        if self.is_shut_down() {
+            return Err(shutdown_error());
+        }
+        let signals = RuntimeSignals::new(&self.poller)?;
+        Ok(self.signals.get_or_init(|| signals))
+    }
+
+    /// The signal listeners, if `signals` set them up.
+    pub(crate) fn signals_if_set(&self) -> Option<&RuntimeSignals> {
+        self.signals.get()
     }
 
     pub(crate) fn poller(&self) -> &Poller {
@@ -149,7 +189,12 @@ impl Reactor {
     pub(crate) fn dispatch(&self, events: &Events, out: &mut Vec<Waker>) -> usize {
         let registry = self.registry.lock();
         let mut delivered = 0;
+        let mut signalled = false;
         for event in events.iter() {
+            if event.key == SIGNAL_KEY {
+                signalled = true;
+                continue;
+            }
             // A stale key (its source deregistered after the kernel queued
             // the event) finds nothing and the event is dropped.
             if let Some(source) = registry.slab.get(Key::from_raw(event.key)) {
@@ -157,6 +202,13 @@ impl Reactor {
                 // remember them too, see `State::clear_drained_if_tick`.
                 let closed = event.is_interrupt() || event.is_err() == Some(true);
                 source.set_ready(event.readable, event.writable, closed, out);
+                delivered += 1;
+            }
+        }
+        drop(registry);
+        if signalled {
+            if let Some(signals) = self.signals.get() {
+                signals.on_event(out);
                 delivered += 1;
             }
         }
@@ -174,9 +226,26 @@ impl Reactor {
                 source.shutdown(&mut wakers);
             }
         }
+        {
+            // After `shut_down` is set; see `signals`.
+            let _setup = self.signals_setup.lock();
+            if let Some(signals) = self.signals.get() {
+                signals.shutdown(&self.poller, &mut wakers);
+            }
+        }
         let woken = wakers.len();
         wakers.into_iter().for_each(Waker::wake);
         woken
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        // A reactor dropped without shutdown still gives its signal pipe
+        // back to the pool (deleting it from the poller first).
+        if let Some(signals) = self.signals.get() {
+            signals.release(&self.poller);
+        }
     }
 }
 

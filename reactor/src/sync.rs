@@ -12,10 +12,13 @@
 //! file descriptors open).
 
 pub(crate) use std::sync::Arc;
+/// Std's under loom too: it only publishes the process-wide signal state
+/// once (`crate::signal::globals`), which no model touches.
+pub(crate) use std::sync::OnceLock;
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::AtomicUsize;
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize};
 
     /// A mutex with parking_lot's API (no poisoning).
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
@@ -23,9 +26,7 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    #[cfg(test)]
-    pub(crate) use loom::sync::atomic::AtomicBool;
-    pub(crate) use loom::sync::atomic::AtomicUsize;
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize};
 
     /// loom's mutex behind parking_lot's API.
     #[derive(Debug)]
@@ -45,12 +46,9 @@ mod imp {
     }
 }
 
-#[cfg(all(test, loom))]
-pub(crate) use imp::AtomicBool;
-pub(crate) use imp::{AtomicUsize, Mutex};
+pub(crate) use imp::{fence, AtomicBool, AtomicPtr, AtomicUsize, Mutex};
 
-/// Tests and models use `SeqCst` for their own bookkeeping only.
-#[cfg(test)]
-pub(crate) use std::sync::atomic::Ordering::SeqCst;
-/// Memory orderings, imported by short name (STYLE.md §3).
-pub(crate) use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+/// Memory orderings, imported by short name (STYLE.md §3). `SeqCst` is for
+/// the signal handler's fences and counters (`crate::signal::globals`) and
+/// for tests' and models' own bookkeeping.
+pub(crate) use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};

@@ -37,6 +37,7 @@ pub mod split;
 mod sys;
 mod tcp_inq;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_stream;
 mod udp;
 mod unix_datagram;
@@ -55,7 +56,8 @@ fn close_result(shutdown: std::io::Result<()>) -> std::io::Result<()> {
     }
 }
 
-pub use tcp_listener::TcpListener;
+pub use tcp_listener::{TcpListener, DEFAULT_BACKLOG};
+pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 pub use unix_datagram::UnixDatagram;

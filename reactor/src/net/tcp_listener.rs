@@ -1,4 +1,10 @@
 //! [`TcpListener`]: accepting TCP connections.
+//!
+//! `bind` listens with a backlog of [`DEFAULT_BACKLOG`] (1024), or
+//! `net.core.somaxconn` if that is lower, as tokio (mio) does; std's
+//! `TcpListener::bind` uses 128, which a burst of new connections
+//! overflows (the kernel then drops SYNs, and each dropped client retries a
+//! second later).
 
 use std::io;
 use std::net::{self, SocketAddr};
@@ -7,9 +13,33 @@ use std::task::{Context, Poll};
 
 use super::tcp_inq;
 use super::TcpStream;
-use super::{addr, sys, ToSocketAddrs};
+use super::{addr, sys, TcpSocket, ToSocketAddrs};
 use crate::readiness::Direction;
-use crate::{context, Async};
+use crate::sync::OnceLock;
+use crate::{context, Async, Handle};
+
+/// The listen backlog of [`TcpListener::bind`]: tokio's (mio's) value, and
+/// what Go uses when it cannot read `somaxconn`. Large enough that a burst
+/// of connections (a load balancer's health checks and a reconnect storm
+/// after a deploy) is not dropped while the accept loop catches up; the
+/// kernel charges nothing for unused backlog.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+
+/// [`DEFAULT_BACKLOG`], or `net.core.somaxconn` if that is lower (the
+/// kernel would cap it there anyway; reading it makes the value we ask for
+/// the value we get). Read once per process.
+pub(crate) fn default_backlog() -> u32 {
+    static BACKLOG: OnceLock<u32> = OnceLock::new();
+    *BACKLOG.get_or_init(|| {
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        match somaxconn {
+            Some(max) if max > 0 => DEFAULT_BACKLOG.min(max),
+            _ => DEFAULT_BACKLOG,
+        }
+    })
+}
 
 /// A TCP socket server, listening for connections.
 ///
@@ -34,7 +64,12 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds to `addr` (see [`ToSocketAddrs`]; the first address that binds
-    /// wins) and listens. A host name is resolved on another thread.
+    /// wins) and listens, with `SO_REUSEADDR` set (as std does) and a
+    /// backlog of [`DEFAULT_BACKLOG`] or `net.core.somaxconn`, whichever is
+    /// lower. A host name is resolved on another thread.
+    ///
+    /// For other options (`SO_REUSEPORT`, buffer sizes, another backlog),
+    /// configure a [`TcpSocket`] and call its `listen`.
     ///
     /// # Errors
     ///
@@ -46,11 +81,26 @@ impl TcpListener {
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let handle = context::current();
         let addrs = addr::resolve(addr).await?;
-        let listener = sys::first_ok(addrs, net::TcpListener::bind)?;
+        let backlog = default_backlog();
+        let listener = sys::first_ok(addrs, |addr| {
+            let socket = TcpSocket::for_addr(&addr)?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            rustix::net::listen(&socket, i32::try_from(backlog).unwrap_or(i32::MAX))?;
+            Ok(net::TcpListener::from(std::os::fd::OwnedFd::from(socket)))
+        })?;
         // Accepted sockets inherit it (see `tcp_inq`).
         tcp_inq::enable(listener.as_fd());
+        TcpListener::from_nonblocking(listener, &handle)
+    }
+
+    /// A listener from a listening, non-blocking socket.
+    pub(crate) fn from_nonblocking(
+        listener: net::TcpListener,
+        handle: &Handle,
+    ) -> io::Result<TcpListener> {
         Ok(TcpListener {
-            inner: Async::with_handle(listener, &handle)?,
+            inner: Async::new_nonblocking(listener, handle)?,
         })
     }
 

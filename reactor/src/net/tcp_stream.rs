@@ -84,6 +84,11 @@ impl TcpStream {
         Ok(TcpStream { inner })
     }
 
+    /// A stream from a connected, registered socket (`TcpSocket::connect`).
+    pub(crate) fn from_async(inner: Async<net::TcpStream>) -> TcpStream {
+        TcpStream { inner }
+    }
+
     pub(crate) fn from_nonblocking(
         stream: net::TcpStream,
         handle: &Handle,
