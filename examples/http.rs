@@ -39,11 +39,24 @@ pub const BODY: &[u8] = b"Hello from weft\n";
 
 /// Resolves when the process is asked to stop.
 ///
-/// THE place to plug Ctrl-C in: once `weft::signal` lands, the body is
-/// `weft::signal::ctrl_c().await.expect("install the Ctrl-C handler")`.
-/// Until then, the server runs until killed (or `--requests N` is reached).
+/// Completes at the first SIGINT (Ctrl-C) or SIGTERM: the server then stops
+/// accepting and drains its open connections (hyper-util's graceful
+/// shutdown). If the handlers cannot be installed, it says so and never
+/// completes: the server then runs until killed.
 async fn shutdown_signal() {
-    future::pending::<()>().await
+    use weft::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut terminate), Ok(mut interrupt)) => {
+            future::select(pin!(terminate.recv()), pin!(interrupt.recv())).await;
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("http: cannot install the SIGINT/SIGTERM handlers ({e}); Ctrl-C kills");
+            future::pending::<()>().await
+        }
+    }
 }
 
 /// Serves HTTP/1.1 on `listener`, one task per connection, until `shutdown`
