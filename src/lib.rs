@@ -43,6 +43,7 @@
 
 mod handle;
 mod runtime;
+pub mod trace;
 
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use runtime::{Builder, DriverStats, Runtime};

@@ -41,6 +41,7 @@ pub(crate) struct BlockingShared {
     thread_name: Arc<dyn Fn() -> String + Send + Sync>,
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
+    trace: Arc<crate::trace::Tracer>,
 }
 
 struct PoolState {
@@ -113,6 +114,7 @@ pub(crate) struct PoolConfig {
     pub(crate) thread_name: Arc<dyn Fn() -> String + Send + Sync>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) trace: Arc<crate::trace::Tracer>,
 }
 
 impl BlockingShared {
@@ -133,6 +135,7 @@ impl BlockingShared {
             thread_name: config.thread_name,
             on_thread_start: config.on_thread_start,
             on_thread_stop: config.on_thread_stop,
+            trace: config.trace,
         })
     }
 
@@ -217,7 +220,9 @@ impl BlockingShared {
         loop {
             if let Some(task) = state.queue.pop_front() {
                 drop(state);
+                let job = self.trace.blocking_job(task.id());
                 task.run();
+                drop(job);
                 state = self.state.lock();
                 continue;
             }

@@ -48,8 +48,9 @@ mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
+pub mod trace;
 
-pub use driver::Driver;
+pub use driver::{Driver, DriverCounts};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Executor, Handle, TryCurrentError, WORKER_THREADS_ENV};
 

@@ -61,6 +61,7 @@ pub struct Builder {
     event_interval: u32,
     lifo_enabled: bool,
     driver: Option<Box<dyn Driver>>,
+    trace_buffer: usize,
 }
 
 /// Environment variable that sets the default number of worker threads.
@@ -88,6 +89,7 @@ impl Builder {
             event_interval: 61,
             lifo_enabled: true,
             driver: None,
+            trace_buffer: crate::trace::DEFAULT_EVENTS_PER_WORKER,
         }
     }
 
@@ -178,6 +180,26 @@ impl Builder {
         self
     }
 
+    /// Events per worker that a trace recording may keep (default
+    /// 1,048,576). An event is 24 bytes, so a recording holds at most
+    /// `24 * events_per_worker` bytes per worker (24 MiB by default), plus
+    /// as much again for each of the blocking-pool, driver and other-thread
+    /// tracks; the buffers are reserved at `start_trace` and the OS commits
+    /// their pages as they fill. Events past the bound are dropped and
+    /// counted (`Trace::dropped_events`).
+    ///
+    /// # Panics
+    ///
+    /// If `events_per_worker` is zero.
+    pub fn trace_buffer(&mut self, events_per_worker: usize) -> &mut Self {
+        assert!(
+            events_per_worker > 0,
+            "trace_buffer must be at least 1 event per worker"
+        );
+        self.trace_buffer = events_per_worker;
+        self
+    }
+
     fn num_workers(&self) -> usize {
         if let Some(n) = self.worker_threads {
             return n;
@@ -206,6 +228,7 @@ impl Builder {
             Config {
                 event_interval: self.event_interval,
                 lifo_enabled: self.lifo_enabled,
+                trace_buffer: self.trace_buffer,
             },
         ));
         let blocking = BlockingShared::new(PoolConfig {
@@ -214,6 +237,7 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            trace: shared.trace.clone(),
         });
         let handle = Handle { shared, blocking };
         let exited = Arc::new((Mutex::new(0usize), Condvar::new()));
@@ -344,6 +368,15 @@ impl Executor {
     /// The runtime's metrics.
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
+    }
+
+    /// Starts recording an execution trace; see [`Handle::start_trace`].
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyTracing`](crate::trace::AlreadyTracing) if a recording is live.
+    pub fn start_trace(&self) -> Result<crate::trace::Recording, crate::trace::AlreadyTracing> {
+        self.handle.start_trace()
     }
 
     /// Shuts down, waiting at most `timeout` for workers and blocking
@@ -570,6 +603,18 @@ impl Handle {
             shared: self.shared.clone(),
             blocking: self.blocking.clone(),
         }
+    }
+
+    /// Starts recording an execution trace: polls, spawns, wakes, steals,
+    /// parks, driver turns, blocking jobs and task ends, per worker, until
+    /// [`Recording::stop`](crate::trace::Recording::stop).
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyTracing`](crate::trace::AlreadyTracing) if a recording is
+    /// live on this runtime (one at a time).
+    pub fn start_trace(&self) -> Result<crate::trace::Recording, crate::trace::AlreadyTracing> {
+        self.shared.trace.start()
     }
 
     /// Whether the runtime has begun shutting down.

@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
     /// Whether wakes on a worker may use the LIFO slot.
     pub(crate) lifo_enabled: bool,
+    /// Events per worker a trace recording may hold (`Builder::trace_buffer`).
+    pub(crate) trace_buffer: usize,
 }
 
 /// What other threads may know about one worker.
@@ -66,6 +68,9 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) remote_schedule_count: Counter,
     pub(crate) remote_spawned_count: Counter,
+    /// The execution trace (`crate::trace`); std's `Arc`: a `Recording`
+    /// keeps it after the runtime is gone.
+    pub(crate) trace: std::sync::Arc<crate::trace::Tracer>,
 }
 
 impl Shared {
@@ -94,6 +99,7 @@ impl Shared {
             owned: OwnedTasks::new(if cfg!(loom) { 1 } else { n * 4 }),
             driver: driver.map(DriverSlot::new),
             shutdown: AtomicBool::new(false),
+            trace: std::sync::Arc::new(crate::trace::Tracer::new(n, config.trace_buffer)),
             config,
             remote_schedule_count: Counter::default(),
             remote_spawned_count: Counter::default(),
@@ -128,6 +134,9 @@ impl Shared {
     /// Queues a task: locally if we are one of this scheduler's workers and
     /// the core is at hand, else through the injector.
     pub(crate) fn schedule_task(this: &Arc<Self>, task: Notified, origin: Origin) {
+        if this.trace.is_active() {
+            crate::trace::on_schedule(this, task.id(), origin);
+        }
         let task = context::with(|cx| {
             let cx = match cx {
                 Some(cx) if std::ptr::eq(&*cx.shared, &**this) => cx,
