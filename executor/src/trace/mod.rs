@@ -37,7 +37,7 @@
 //! parker) first check `RECORDINGS`, a process-wide count of live
 //! recordings, so they cost one load and branch when nothing records.
 
-mod buffer;
+pub(crate) mod buffer;
 mod chrome;
 pub(crate) mod event;
 mod summary;
