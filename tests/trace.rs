@@ -522,3 +522,55 @@ fn blocking_jobs_and_driver_turns_have_their_tracks() {
     assert!(!turns.is_empty(), "a sleep needs a driver turn");
     assert!(turns.iter().all(|&t| t == tracks["driver"]));
 }
+
+/// The cost measurement behind the numbers in the trace docs; run by hand:
+/// `cargo test --release -p weft --test trace cost -- --ignored --nocapture`.
+/// It prints ns per poll with and without a recording; it asserts only that
+/// nothing was dropped (no timed assertions in tests).
+#[test]
+#[ignore = "a measurement, run by hand in release mode"]
+fn cost_of_tracing_per_poll() {
+    const TASKS: u64 = 8;
+    const YIELDS: u64 = 100_000;
+    // The bare executor (no I/O driver), so a yield costs no epoll call and
+    // the recording's share of a poll shows.
+    let rt = weft_executor::Builder::new()
+        .worker_threads(1)
+        .trace_buffer(4 << 20)
+        .build()
+        .unwrap();
+    let run = || {
+        let start = Instant::now();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    weft_executor::Handle::current().spawn(async {
+                        for _ in 0..YIELDS {
+                            weft_executor::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        start.elapsed()
+    };
+    let polls = TASKS * (YIELDS + 1);
+    for round in 0..3 {
+        let untraced = run();
+        let recording = rt.start_trace().unwrap();
+        let traced = run();
+        let trace = recording.stop();
+        assert_eq!(trace.dropped_events(), 0);
+        let per = |d: Duration| d.as_nanos() as f64 / polls as f64;
+        println!(
+            "round {round}: untraced {:.1} ns/poll, traced {:.1} ns/poll \
+             (+{:.1} ns per poll, 3 events each: start, end, yield-wake)",
+            per(untraced),
+            per(traced),
+            per(traced) - per(untraced)
+        );
+    }
+}
