@@ -502,9 +502,16 @@ fn blocking_jobs_and_driver_turns_have_their_tracks() {
     let recording = rt.start_trace().unwrap();
     rt.block_on(async {
         weft::spawn_blocking(|| 1 + 1).await.unwrap();
-        weft::spawn(weft::time::sleep(Duration::from_millis(5)))
-            .await
-            .unwrap();
+        // Two sleeps in a row: the turn that fires the first may have begun
+        // before the recording and still be running at its end; the second
+        // timer is fired by a later turn, so the first turn has ended (and
+        // is recorded, cut at the window's start) by then.
+        weft::spawn(async {
+            weft::time::sleep(Duration::from_millis(2)).await;
+            weft::time::sleep(Duration::from_millis(2)).await;
+        })
+        .await
+        .unwrap();
     });
     let trace = recording.stop();
     let json = json_of(&trace);
@@ -573,4 +580,35 @@ fn cost_of_tracing_per_poll() {
             per(traced) - per(untraced)
         );
     }
+}
+
+#[test]
+fn html_is_one_self_contained_file_with_every_poll() {
+    let rt = runtime(None);
+    let before = quiesce(&rt);
+    let recording = rt.start_trace().unwrap();
+    workload(&rt);
+    let after = quiesce(&rt);
+    let trace = recording.stop();
+    let mut out = Vec::new();
+    trace.write_html(&mut out).unwrap();
+    let html = String::from_utf8(out).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert!(html.contains("<svg"));
+    for remote in ["http:", "https:", "src=", "<script", "@import"] {
+        assert!(
+            !html.contains(remote),
+            "the HTML must not fetch anything ({remote})"
+        );
+    }
+    for lane in ["worker 0", "worker 1", "blocking pool", "driver"] {
+        assert!(html.contains(&format!(">{lane}</text>")), "no lane {lane}");
+    }
+    let polls: u64 = (0..WORKERS).map(|w| after.polls[w] - before.polls[w]).sum();
+    assert_eq!(html.matches("class=\"poll\"").count() as u64, polls);
+    assert!(
+        html.contains("class=\"park\""),
+        "the workers parked in the window"
+    );
+    assert!(html.contains("class=\"wake\""), "wakes are drawn as arrows");
 }

@@ -104,13 +104,13 @@ impl<W: Write> Writer<W> {
 }
 
 /// Each task's polls (sorted by start), to find the poll a wake leads to.
-struct PollIndex<'a> {
+pub(super) struct PollIndex<'a> {
     by_task: HashMap<u64, Vec<&'a PollSpan>>,
     by_lane: Vec<Vec<&'a PollSpan>>,
 }
 
 impl<'a> PollIndex<'a> {
-    fn new(polls: &'a [PollSpan], lanes: usize) -> PollIndex<'a> {
+    pub(super) fn new(polls: &'a [PollSpan], lanes: usize) -> PollIndex<'a> {
         let mut by_task: HashMap<u64, Vec<&PollSpan>> = HashMap::new();
         let mut by_lane = vec![Vec::new(); lanes];
         for p in polls {
@@ -121,13 +121,13 @@ impl<'a> PollIndex<'a> {
     }
 
     /// The first poll of `task` starting at or after `ts`.
-    fn next_poll_of(&self, task: u64, ts: u64) -> Option<&'a PollSpan> {
+    pub(super) fn next_poll_of(&self, task: u64, ts: u64) -> Option<&'a PollSpan> {
         let polls = self.by_task.get(&task)?;
         polls.get(polls.partition_point(|p| p.start < ts)).copied()
     }
 
     /// The first poll on `lane` starting at or after `ts`.
-    fn next_poll_on(&self, lane: usize, ts: u64) -> Option<&'a PollSpan> {
+    pub(super) fn next_poll_on(&self, lane: usize, ts: u64) -> Option<&'a PollSpan> {
         let polls = &self.by_lane[lane];
         polls.get(polls.partition_point(|p| p.start < ts)).copied()
     }
@@ -208,18 +208,22 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
         }
     }
 
+    // Wakes on the driver track, by time: a turn whose driver reports no
+    // counts (or that was cut at the window's start) counts its own.
+    let mut driver_wakes: Vec<u64> = (trace.driver.iter())
+        .filter(|e| e.kind == Kind::Wake)
+        .map(|e| e.ts)
+        .collect();
+    driver_wakes.sort_unstable();
     let mut turn: Option<&Event> = None;
-    let mut turn_wakes = 0u64;
     for e in &trace.driver {
         match e.kind {
-            Kind::DriverStart => {
-                turn = Some(e);
-                turn_wakes = 0;
-            }
+            Kind::DriverStart => turn = Some(e),
             Kind::DriverEnd => {
                 if let Some(start) = turn.take() {
                     let wakes = if e.a == u32::MAX {
-                        turn_wakes
+                        let within = |t: u64| driver_wakes.partition_point(|&w| w < t);
+                        (within(e.ts + 1) - within(start.ts)) as u64
                     } else {
                         u64::from(e.a)
                     };
@@ -238,12 +242,20 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
                     )?;
                 }
             }
-            Kind::Spawn | Kind::Wake => {
-                turn_wakes += 1;
-                schedule_event(&mut w, &index, driver, e)?;
-            }
+            Kind::Spawn | Kind::Wake => schedule_event(&mut w, &index, driver, e)?,
             _ => {}
         }
+    }
+    if let Some(start) = turn {
+        // In flight at the window's end: cut there.
+        w.complete(
+            driver,
+            "driver",
+            "driver turn",
+            start.ts,
+            trace.end,
+            r#""cut":true"#,
+        )?;
     }
 
     let mut jobs: HashMap<u64, u64> = HashMap::new();

@@ -40,6 +40,7 @@
 pub(crate) mod buffer;
 mod chrome;
 pub(crate) mod event;
+mod html;
 mod summary;
 
 pub use summary::Summary;
@@ -355,49 +356,83 @@ fn task_end_slow(id: Id, end: TaskEnd) {
 }
 
 /// The worker is about to block (`flag`: `PARK_CONDVAR` / `PARK_DRIVER`);
-/// the guard records the wakeup.
+/// the guard records the wakeup. A park in flight when a recording starts
+/// is recorded as cut at the window's start.
 #[inline(always)]
-pub(crate) fn parked(flag: u8) -> Option<Parked> {
-    if any_recording() {
-        parked_slow(flag)
-    } else {
-        None
-    }
+pub(crate) fn parked(flag: u8) -> Parked {
+    let recorded = any_recording() && parked_slow(flag);
+    Parked { flag, recorded }
 }
 
 #[cold]
-fn parked_slow(flag: u8) -> Option<Parked> {
+fn parked_slow(flag: u8) -> bool {
     context::with(|cx| {
-        let cx = cx?;
-        if !cx.trace.should_record(&cx.shared.trace) {
-            return None;
-        }
-        record_on_worker(cx, |ts| Event::new(ts, Kind::Park, 0).flag(flag));
-        Some(Parked(()))
+        let Some(cx) = cx else { return false };
+        cx.trace.should_record(&cx.shared.trace)
+            && cx.trace.record(&cx.shared.trace, |ts| {
+                Event::new(ts, Kind::Park, 0).flag(flag)
+            })
     })
 }
 
 /// See [`parked`].
-pub(crate) struct Parked(());
+pub(crate) struct Parked {
+    flag: u8,
+    recorded: bool,
+}
 
 impl Drop for Parked {
+    #[inline]
     fn drop(&mut self) {
+        if self.recorded || any_recording() {
+            self.unparked();
+        }
+    }
+}
+
+impl Parked {
+    #[cold]
+    fn unparked(&self) {
+        let (flag, recorded) = (self.flag, self.recorded);
         context::with(|cx| {
-            if let Some(cx) = cx {
-                record_on_worker(cx, |ts| Event::new(ts, Kind::Unpark, 0));
+            let Some(cx) = cx else { return };
+            if !recorded {
+                if !cx.trace.should_record(&cx.shared.trace) {
+                    return;
+                }
+                // Parked since before the window: nothing of this worker is
+                // in the buffer yet, so a park at 0 keeps the lane in order.
+                record_on_worker(cx, |_| Event::new(0, Kind::Park, 0).flag(flag));
             }
+            record_on_worker(cx, |ts| Event::new(ts, Kind::Unpark, 0));
         });
     }
 }
 
-/// One driver turn, recorded on the driver track if a recording is live.
+/// One driver turn, recorded on the driver track if a recording is live
+/// (a turn in flight when the recording starts is cut at its start).
 #[inline(always)]
 pub(crate) fn driver_turn(driver: &dyn Driver, timeout: Option<Duration>) {
     if any_recording() {
         driver_turn_slow(driver, timeout);
     } else {
         driver.park(timeout);
+        if any_recording() {
+            driver_turn_cut(timeout);
+        }
     }
+}
+
+#[cold]
+fn driver_turn_cut(timeout: Option<Duration>) {
+    let Some(s) = context::with(|cx| cx.and_then(|cx| cx.shared.trace.live())) else {
+        return;
+    };
+    let may_block = u8::from(timeout != Some(Duration::ZERO));
+    s.driver
+        .push(|| Event::new(0, Kind::DriverStart, 0).flag(may_block));
+    s.driver
+        .push(|| Event::new(s.now(), Kind::DriverEnd, 0).arg(u32::MAX));
 }
 
 #[cold]
@@ -547,6 +582,18 @@ impl Trace {
     /// Whatever `out` returns.
     pub fn write_chrome_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
         chrome::write(self, out)
+    }
+
+    /// Writes the timeline as one self-contained HTML file: inline SVG lanes
+    /// per worker (plus blocking pool, driver, other threads), polls as
+    /// blocks coloured by task, parks shaded, wakes and steals as arrows,
+    /// the summary on top. No script, nothing fetched from the network.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `out` returns.
+    pub fn write_html(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        html::write(self, out)
     }
 
     /// Per-worker polls, busy and parked time, steals; wake-to-poll delays.
