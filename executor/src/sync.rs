@@ -136,12 +136,16 @@ pub(crate) mod cell {
     #[cfg(loom)]
     pub(crate) use loom::cell::UnsafeCell;
 
+    /// `repr(transparent)`: same layout as `T` (the trace buffers rely on
+    /// it to allocate their slots uninitialised).
     #[cfg(not(loom))]
     #[derive(Debug)]
+    #[repr(transparent)]
     pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
     #[cfg(not(loom))]
     impl<T> UnsafeCell<T> {
+        #[allow(dead_code)] // the trace buffers construct cells only under loom
         pub(crate) const fn new(value: T) -> UnsafeCell<T> {
             UnsafeCell(std::cell::UnsafeCell::new(value))
         }

@@ -50,9 +50,7 @@ impl WorkerBuf {
     /// commits its pages only as events fill them.
     pub(crate) fn new(capacity: usize) -> WorkerBuf {
         WorkerBuf {
-            slots: (0..capacity)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect(),
+            slots: uninit_slots(capacity),
             len: CachePadded::new(AtomicUsize::new(0)),
             dropped: AtomicU64::new(0),
         }
@@ -108,6 +106,25 @@ impl WorkerBuf {
             .collect();
         (events, self.dropped.load(Relaxed))
     }
+}
+
+/// `capacity` uninitialised slots, without touching them.
+#[cfg(not(loom))]
+fn uninit_slots(capacity: usize) -> Box<[UnsafeCell<MaybeUninit<Event>>]> {
+    let slots: Box<[MaybeUninit<Event>]> = Box::new_uninit_slice(capacity);
+    let raw = Box::into_raw(slots) as *mut [UnsafeCell<MaybeUninit<Event>>];
+    // SAFETY: the facade's `UnsafeCell<T>` is `repr(transparent)` over std's,
+    // which has the layout of `T`; so both slices have the same layout, and
+    // an uninitialised `MaybeUninit` is a valid value of either.
+    unsafe { Box::from_raw(raw) }
+}
+
+/// Under loom every slot is a tracked cell (capacities there are tiny).
+#[cfg(loom)]
+fn uninit_slots(capacity: usize) -> Box<[UnsafeCell<MaybeUninit<Event>>]> {
+    (0..capacity)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect()
 }
 
 /// A bounded event list behind a mutex, for the tracks off the hot path.

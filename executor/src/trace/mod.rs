@@ -137,10 +137,12 @@ impl Tracer {
         control.last_gen += 1;
         let gen = control.last_gen;
         let cap = self.events_per_worker;
+        let workers = (0..self.num_workers).map(|_| WorkerBuf::new(cap)).collect();
         let session = StdArc::new(Session {
             gen,
+            // After the allocation: the window opens when recording can start.
             epoch: Instant::now(),
-            workers: (0..self.num_workers).map(|_| WorkerBuf::new(cap)).collect(),
+            workers,
             blocking: LockedBuf::new(cap),
             driver: LockedBuf::new(cap),
             other: LockedBuf::new(cap),
