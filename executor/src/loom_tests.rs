@@ -212,6 +212,8 @@ fn monitor_deep_sleep_vs_driver_left() {
 fn trace_buffer_snapshot_vs_push() {
     use crate::trace::buffer::WorkerBuf;
     use crate::trace::event::{Event, Kind};
+    // Not vacuous: some execution must see events in the racing snapshot.
+    static SAW_EVENTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     loom::model(|| {
         let buf = Arc::new(WorkerBuf::new(2));
         let writer = {
@@ -223,7 +225,13 @@ fn trace_buffer_snapshot_vs_push() {
                 }
             })
         };
+        // Without a yield here loom never lets the writer run first (the
+        // race would go unexplored: SAW_EVENTS below checks it is not).
+        loom::thread::yield_now();
         let (events, _) = buf.snapshot();
+        if !events.is_empty() {
+            SAW_EVENTS.store(true, SeqCst);
+        }
         for (i, e) in events.iter().enumerate() {
             assert_eq!((e.ts, e.task), (i as u64, 100 + i as u64));
         }
@@ -231,6 +239,10 @@ fn trace_buffer_snapshot_vs_push() {
         let (events, dropped) = buf.snapshot();
         assert_eq!((events.len(), dropped), (2, 1));
     });
+    assert!(
+        SAW_EVENTS.load(SeqCst),
+        "loom never ran the snapshot after a push"
+    );
 }
 
 /// Trace start/stop against a recording worker (the protocol in
