@@ -13,6 +13,8 @@
 //! - [`net`]: TCP, UDP and Unix sockets implementing `futures_io`'s
 //!   `AsyncRead` / `AsyncWrite`; [`io::Async`] for any other file descriptor.
 //! - [`RuntimeMetrics`]: per-worker polls, steals, parks, busy time.
+//! - [`trace`]: execution traces (`Runtime::start_trace`), written as
+//!   Chrome/Perfetto JSON or one self-contained HTML file.
 //!
 //! ```
 //! use std::time::Duration;

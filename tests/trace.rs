@@ -460,6 +460,21 @@ fn tiny_buffer_drops_and_counts() {
 }
 
 #[test]
+fn recordings_and_traces_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<weft::trace::Recording>();
+    send_sync::<weft::trace::Trace>();
+    send_sync::<weft::trace::Summary>();
+    send_sync::<weft::trace::AlreadyTracing>();
+    // And a recording may be stopped on another thread.
+    let rt = runtime(Some(1024));
+    let recording = rt.start_trace().unwrap();
+    rt.block_on(async { weft::spawn(async {}).await.unwrap() });
+    let trace = std::thread::spawn(move || recording.stop()).join().unwrap();
+    assert_eq!(trace.dropped_events(), 0);
+}
+
+#[test]
 fn one_recording_at_a_time() {
     let rt = runtime(Some(1024));
     let recording = rt.start_trace().unwrap();
