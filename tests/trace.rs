@@ -412,6 +412,20 @@ fn trace_matches_metrics_and_follows_the_json_rules() {
         );
     }
 
+    // Spawns say by which task: the one spawner made all the workload's.
+    let mut spawners: HashMap<u64, u64> = HashMap::new();
+    for e in events(&json) {
+        if e.str("cat") == Some("spawn") {
+            if let Some(by) = e.get("args").and_then(|a| a.num("by_task")) {
+                *spawners.entry(by as u64).or_default() += 1;
+            }
+        }
+    }
+    assert!(
+        spawners.values().any(|&n| n == TASKS),
+        "one task spawned {TASKS}: {spawners:?}"
+    );
+
     // The summary agrees.
     let summary = trace.summary();
     for w in 0..WORKERS {

@@ -126,6 +126,13 @@ impl<'a> PollIndex<'a> {
         polls.get(polls.partition_point(|p| p.start < ts)).copied()
     }
 
+    /// The poll running on `lane` at `ts`, if any.
+    pub(super) fn poll_at(&self, lane: usize, ts: u64) -> Option<&'a PollSpan> {
+        let polls = self.by_lane.get(lane)?;
+        let i = polls.partition_point(|p| p.start <= ts);
+        polls[..i].last().copied().filter(|p| p.end >= ts)
+    }
+
     /// The first poll on `lane` starting at or after `ts`.
     pub(super) fn next_poll_on(&self, lane: usize, ts: u64) -> Option<&'a PollSpan> {
         let polls = &self.by_lane[lane];
@@ -313,12 +320,19 @@ fn schedule_event<W: Write>(
     } else {
         ("wake", "wake")
     };
+    // By which task: the one polling on this worker at the time.
+    let by_task = match index.poll_at(tid, e.ts) {
+        Some(p) if e.flag == By::Worker as u8 || e.flag == By::Yield as u8 => {
+            format!(r#","by_task":{}"#, p.task)
+        }
+        _ => String::new(),
+    };
     w.instant(
         tid,
         cat,
         name,
         e.ts,
-        &format!(r#""task":{},"by":"{}""#, e.task, By::name(e.flag)),
+        &format!(r#""task":{},"by":"{}"{by_task}"#, e.task, By::name(e.flag)),
     )?;
     if let Some(p) = index.next_poll_of(e.task, e.ts) {
         w.flow(name, tid, e.ts, p.lane, p.start)?;
