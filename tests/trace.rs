@@ -530,7 +530,11 @@ fn blocking_jobs_and_driver_turns_have_their_tracks() {
     let rt = runtime(None);
     let recording = rt.start_trace().unwrap();
     rt.block_on(async {
-        weft::spawn_blocking(|| 1 + 1).await.unwrap();
+        // A blocking closure that spawns: the spawn is on the pool's track.
+        let spawned = weft::spawn_blocking(|| weft::spawn(async { 7 }))
+            .await
+            .unwrap();
+        assert_eq!(spawned.await.unwrap(), 7);
         // Two sleeps in a row: the turn that fires the first may have begun
         // before the recording and still be running at its end; the second
         // timer is fired by a later turn, so the first turn has ended (and
@@ -554,6 +558,12 @@ fn blocking_jobs_and_driver_turns_have_their_tracks() {
     };
     let jobs = on("blocking");
     assert_eq!(jobs, vec![tracks["blocking pool"]]);
+    let pool_spawns = events(&json)
+        .iter()
+        .filter(|e| e.str("cat") == Some("spawn"))
+        .filter(|e| e.num("tid") == Some(tracks["blocking pool"] as f64))
+        .count();
+    assert_eq!(pool_spawns, 1, "the spawn from the blocking closure");
     let turns = on("driver");
     assert!(!turns.is_empty(), "a sleep needs a driver turn");
     assert!(turns.iter().all(|&t| t == tracks["driver"]));

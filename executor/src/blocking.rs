@@ -31,6 +31,11 @@ crate::sync::thread_local! {
     static IN_POOL: std::cell::Cell<*const BlockingShared> = std::cell::Cell::new(std::ptr::null());
 }
 
+/// Whether this thread is a blocking-pool thread (of any runtime).
+pub(crate) fn on_pool_thread() -> bool {
+    IN_POOL.try_with(|p| !p.get().is_null()).unwrap_or(false)
+}
+
 pub(crate) struct BlockingShared {
     state: Mutex<PoolState>,
     alive: Arc<AliveThreads>,

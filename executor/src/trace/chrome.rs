@@ -276,6 +276,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
                     blocking_event(&mut w, blocking, e.task, start, e.ts)?;
                 }
             }
+            Kind::Spawn | Kind::Wake => schedule_event(&mut w, &index, blocking, e)?,
             _ => {}
         }
     }

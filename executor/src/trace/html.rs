@@ -177,6 +177,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
         .iter()
         .enumerate()
         .flat_map(|(lane, events)| events.iter().map(move |e| (lane, e)))
+        .chain(trace.blocking.iter().map(|e| (blocking, e)))
         .chain(trace.driver.iter().map(|e| (driver, e)))
         .chain(trace.other.iter().map(|e| (other, e)));
     for (lane, e) in tracks {

@@ -316,8 +316,12 @@ pub(crate) fn on_schedule(shared: &Shared, id: Id, origin: Origin) {
         }
         _ => {
             if let Some(s) = shared.trace.live() {
-                s.other
-                    .push(|| Event::new(s.now(), kind, task).flag(By::Thread as u8));
+                let track = if crate::blocking::on_pool_thread() {
+                    &s.blocking
+                } else {
+                    &s.other
+                };
+                track.push(|| Event::new(s.now(), kind, task).flag(By::Thread as u8));
             }
         }
     });
