@@ -68,9 +68,14 @@ pub(crate) const DEFAULT_EVENTS_PER_WORKER: usize = 1 << 20;
 /// loop check it first. Relaxed: a hint to go and look (see the module docs).
 static RECORDINGS: StaticAtomicU64 = StaticAtomicU64::new(0);
 
+///
+/// Under loom it is always true: the count is process-wide and unmodelled,
+/// so models running in parallel would otherwise see each other's
+/// recordings and replay nondeterministically. The hooks then consult each
+/// runtime's own (modelled) flag instead.
 #[inline(always)]
 fn any_recording() -> bool {
-    RECORDINGS.load(URelaxed) != 0
+    cfg!(loom) || RECORDINGS.load(URelaxed) != 0
 }
 
 /// Per-runtime trace state, shared by the workers, the blocking pool and
