@@ -1,7 +1,7 @@
 //! The weft demo: concurrency and parallelism, measured on your machine.
 //!
 //! ```text
-//! cargo run --release --example demo [-- --workers N] [--quick] [--svg DIR]
+//! cargo run --release --example demo [-- --workers N] [--quick] [--svg DIR] [--trace DIR]
 //! ```
 //!
 //! 1. Concurrency: 10,000 tasks each wait 100 ms on a timer, on one worker.

@@ -127,6 +127,27 @@ impl Handle {
         self.exec.block_on(future)
     }
 
+    /// Starts recording an execution trace of this runtime; see
+    /// [`Runtime::start_trace`](crate::Runtime::start_trace).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let trace = rt.block_on(async {
+    ///     let recording = weft::Handle::current().start_trace().unwrap();
+    ///     weft::spawn(async {}).await.unwrap();
+    ///     recording.stop()
+    /// });
+    /// assert!(trace.summary().num_workers() > 0);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyTracing`](crate::trace::AlreadyTracing) if a recording is
+    /// live on this runtime.
+    pub fn start_trace(&self) -> Result<crate::trace::Recording, crate::trace::AlreadyTracing> {
+        self.exec.start_trace()
+    }
+
     /// Live metrics of the runtime.
     pub fn metrics(&self) -> RuntimeMetrics {
         self.exec.metrics()

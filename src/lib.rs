@@ -17,6 +17,8 @@
 //!   and friends come from its extension traits.
 //! - [`signal`]: `ctrl_c` and Unix signals, delivered by the same reactor.
 //! - [`RuntimeMetrics`]: per-worker polls, steals, parks, busy time.
+//! - [`trace`]: execution traces (`Runtime::start_trace`), written as
+//!   Chrome/Perfetto JSON or one self-contained HTML file.
 //!
 //! ```
 //! use std::time::Duration;
@@ -56,6 +58,7 @@
 mod handle;
 mod runtime;
 pub mod signal;
+pub mod trace;
 
 pub use handle::{EnterGuard, Handle, TryCurrentError};
 pub use runtime::{Builder, DriverStats, Runtime};

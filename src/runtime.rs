@@ -34,6 +34,14 @@ impl weft_executor::Driver for SharedDriver {
     fn shutdown(&self) {
         self.0.shutdown();
     }
+    fn turn_counts(&self) -> Option<weft_executor::DriverCounts> {
+        let stats = self.0.stats();
+        Some(weft_executor::DriverCounts {
+            timers_fired: stats.timers_fired,
+            io_events: stats.events,
+            wakes: stats.wakes,
+        })
+    }
 }
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -70,6 +78,30 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
         }
+    }
+
+    /// Events per worker that a trace recording may keep (default
+    /// 1,048,576). An event takes 24 bytes: a recording holds at most
+    /// `24 * events_per_worker` bytes per worker (24 MiB by default), plus
+    /// as much for each of the blocking-pool, driver and other-thread
+    /// tracks. The buffers are reserved at [`Runtime::start_trace`] and the
+    /// OS commits their pages as events fill them. Events past the bound
+    /// are dropped and counted ([`Trace::dropped_events`](crate::trace::Trace::dropped_events)).
+    ///
+    /// ```
+    /// let rt = weft::Runtime::builder().trace_buffer(4096).build().unwrap();
+    /// let recording = rt.start_trace().unwrap();
+    /// rt.block_on(async { weft::task::yield_now().await });
+    /// let trace = recording.stop();
+    /// println!("{}", trace.summary());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `events_per_worker` is zero.
+    pub fn trace_buffer(&mut self, events_per_worker: usize) -> &mut Self {
+        self.exec.trace_buffer(events_per_worker);
+        self
     }
 
     /// Number of worker threads.
@@ -344,6 +376,32 @@ impl Runtime {
     /// Makes this runtime current on this thread until the guard drops.
     pub fn enter(&self) -> crate::EnterGuard {
         self.handle.enter()
+    }
+
+    /// Starts recording an execution trace (see [`crate::trace`]): what
+    /// every worker polled, who spawned and woke what, steals, parks,
+    /// driver turns, blocking jobs, until [`Recording::stop`](crate::trace::Recording::stop).
+    /// While no recording is live, the cost is one predictable branch per poll.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let recording = rt.start_trace().unwrap();
+    /// assert!(rt.start_trace().is_err(), "one recording at a time");
+    /// rt.block_on(async {
+    ///     weft::spawn(async { weft::task::yield_now().await }).await.unwrap();
+    /// });
+    /// let trace = recording.stop();
+    /// assert_eq!(trace.dropped_events(), 0);
+    /// let mut json = Vec::new();
+    /// trace.write_chrome_json(&mut json).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyTracing`](crate::trace::AlreadyTracing) if a recording is
+    /// live on this runtime (one at a time).
+    pub fn start_trace(&self) -> Result<crate::trace::Recording, crate::trace::AlreadyTracing> {
+        self.handle.start_trace()
     }
 
     /// Live metrics of the scheduler and the blocking pool.

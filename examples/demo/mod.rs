@@ -42,15 +42,20 @@ pub struct Args {
     pub quick: bool,
     /// Also write the plots as SVG files into this directory.
     pub svg: Option<PathBuf>,
+    /// Also record part 3 as an execution trace into this directory
+    /// (`stealing.json` for Perfetto, `stealing.html`).
+    pub trace: Option<PathBuf>,
 }
 
 pub const USAGE: &str = "\
-usage: cargo run --release --example demo -- [--workers N] [--quick] [--svg DIR]
+usage: cargo run --release --example demo -- [--workers N] [--quick] [--svg DIR] [--trace DIR]
 
   --workers N   run the parallel parts on up to N worker threads
                 (default: the number of cores)
   --quick       smaller sizes, finishes in a few seconds
-  --svg DIR     also write the plots as SVG files into DIR";
+  --svg DIR     also write the plots as SVG files into DIR
+  --trace DIR   also trace part 3 (work stealing) into DIR: stealing.json
+                (open in https://ui.perfetto.dev) and stealing.html";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -73,6 +78,10 @@ impl Args {
                 "--svg" => {
                     let dir = args.next().ok_or("--svg needs a directory")?;
                     parsed.svg = Some(dir.into());
+                }
+                "--trace" => {
+                    let dir = args.next().ok_or("--trace needs a directory")?;
+                    parsed.trace = Some(dir.into());
                 }
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown argument `{other}`")),
@@ -101,6 +110,8 @@ pub struct Config {
     /// Part 4: echo rounds and the client's pause (a timer) before each.
     pub echo_rounds: usize,
     pub echo_pause: Duration,
+    /// Where part 3 writes its execution trace (`--trace`).
+    pub trace: Option<PathBuf>,
 }
 
 impl Config {
@@ -120,6 +131,7 @@ impl Config {
                 steal_total: Duration::from_millis(60),
                 echo_rounds: 3,
                 echo_pause: Duration::from_millis(10),
+                trace: args.trace.clone(),
             }
         } else {
             Config {
@@ -134,6 +146,7 @@ impl Config {
                 steal_total: Duration::from_millis(200),
                 echo_rounds: 5,
                 echo_pause: Duration::from_millis(20),
+                trace: args.trace.clone(),
             }
         }
     }
@@ -152,7 +165,7 @@ fn runtime(workers: usize) -> weft::Runtime {
 pub fn run(args: &Args, ui: &mut Ui<'_>) -> io::Result<()> {
     let config = Config::new(args);
     let started = Instant::now();
-    if let Some(dir) = &args.svg {
+    for dir in args.svg.iter().chain(&args.trace) {
         std::fs::create_dir_all(dir)?;
     }
 
@@ -186,6 +199,9 @@ pub fn run(args: &Args, ui: &mut Ui<'_>) -> io::Result<()> {
     let mut done = format!("done in {}", ui::duration(started.elapsed()));
     if let Some(dir) = &args.svg {
         done.push_str(&format!("; plots written to {}", dir.display()));
+    }
+    if let Some(dir) = &args.trace {
+        done.push_str(&format!("; trace written to {}", dir.display()));
     }
     ui.line(ui.dim(&done))?;
     ui.flush()

@@ -54,6 +54,10 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
     ui.progress(format!("part 3: {tasks} tasks on {workers} workers..."))?;
 
     let rt = super::runtime(workers);
+    let recording = config
+        .trace
+        .as_ref()
+        .map(|_| rt.start_trace().expect("a fresh runtime is not tracing"));
     let started = Instant::now();
     let cpu_time = rt.block_on(async move {
         // The spawner runs as a task, so its spawns go to its own worker.
@@ -87,6 +91,12 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
     let wall = started.elapsed();
     // Busy time is added up when a worker parks; let them all park first.
     std::thread::sleep(Duration::from_millis(20));
+
+    if let (Some(recording), Some(dir)) = (recording, &config.trace) {
+        let trace = recording.stop();
+        trace.write_chrome_json(std::fs::File::create(dir.join("stealing.json"))?)?;
+        trace.write_html(std::fs::File::create(dir.join("stealing.html"))?)?;
+    }
 
     let m = rt.metrics();
     let rows: Vec<WorkerRow> = (0..workers)

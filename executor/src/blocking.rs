@@ -31,6 +31,11 @@ crate::sync::thread_local! {
     static IN_POOL: std::cell::Cell<*const BlockingShared> = std::cell::Cell::new(std::ptr::null());
 }
 
+/// Whether this thread is a blocking-pool thread (of any runtime).
+pub(crate) fn on_pool_thread() -> bool {
+    IN_POOL.try_with(|p| !p.get().is_null()).unwrap_or(false)
+}
+
 pub(crate) struct BlockingShared {
     state: Mutex<PoolState>,
     alive: Arc<AliveThreads>,
@@ -41,6 +46,7 @@ pub(crate) struct BlockingShared {
     thread_name: Arc<dyn Fn() -> String + Send + Sync>,
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
+    trace: Arc<crate::trace::Tracer>,
 }
 
 struct PoolState {
@@ -113,6 +119,7 @@ pub(crate) struct PoolConfig {
     pub(crate) thread_name: Arc<dyn Fn() -> String + Send + Sync>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) trace: Arc<crate::trace::Tracer>,
 }
 
 impl BlockingShared {
@@ -133,6 +140,7 @@ impl BlockingShared {
             thread_name: config.thread_name,
             on_thread_start: config.on_thread_start,
             on_thread_stop: config.on_thread_stop,
+            trace: config.trace,
         })
     }
 
@@ -217,7 +225,9 @@ impl BlockingShared {
         loop {
             if let Some(task) = state.queue.pop_front() {
                 drop(state);
+                let job = self.trace.blocking_job(task.id());
                 task.run();
+                drop(job);
                 state = self.state.lock();
                 continue;
             }

@@ -30,4 +30,22 @@ pub trait Driver: Send + Sync + 'static {
     /// Called once when the runtime shuts down, after the workers stopped:
     /// wake every waiter of the driver with an error so nothing waits forever.
     fn shutdown(&self);
+
+    /// Cumulative counts for the execution trace, read before and after
+    /// each turn while a trace records (never otherwise). The default
+    /// reports nothing; the trace then counts the wakes itself.
+    fn turn_counts(&self) -> Option<DriverCounts> {
+        None
+    }
+}
+
+/// What a driver did since it started (see [`Driver::turn_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverCounts {
+    /// Timers fired.
+    pub timers_fired: u64,
+    /// I/O readiness events delivered.
+    pub io_events: u64,
+    /// Wakers woken.
+    pub wakes: u64,
 }

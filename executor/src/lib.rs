@@ -48,9 +48,10 @@ mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
+pub mod trace;
 mod unhandled_panic;
 
-pub use driver::Driver;
+pub use driver::{Driver, DriverCounts};
 pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Executor, Handle, TryCurrentError, WORKER_THREADS_ENV};
 pub use scheduler::long_poll::LongPoll;

@@ -302,3 +302,72 @@ fn long_poll_slot_reads_are_consistent() {
         assert_eq!(metrics[0].long_poll_count.get(), reports.len() as u64);
     });
 }
+
+/// Trace buffers: a reader taking a snapshot while the owner appends sees
+/// a prefix of fully written events (never a torn or unpublished slot), and
+/// a full buffer counts what it refused. Loom's `UnsafeCell` flags any
+/// access to a slot that the publication protocol does not order.
+#[test]
+fn trace_buffer_snapshot_vs_push() {
+    use crate::trace::buffer::WorkerBuf;
+    use crate::trace::event::{Event, Kind};
+    // Not vacuous: some execution must see events in the racing snapshot.
+    static SAW_EVENTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    loom::model(|| {
+        let buf = Arc::new(WorkerBuf::new(2));
+        let writer = {
+            let buf = buf.clone();
+            loom::thread::spawn(move || {
+                for i in 0..3u64 {
+                    // SAFETY: this thread is the buffer's only writer.
+                    unsafe { buf.push(Event::new(i, Kind::PollStart, 100 + i)) };
+                }
+            })
+        };
+        // Without a yield here loom never lets the writer run first (the
+        // race would go unexplored: SAW_EVENTS below checks it is not).
+        loom::thread::yield_now();
+        let (events, _) = buf.snapshot();
+        if !events.is_empty() {
+            SAW_EVENTS.store(true, SeqCst);
+        }
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!((e.ts, e.task), (i as u64, 100 + i as u64));
+        }
+        writer.join().unwrap();
+        let (events, dropped) = buf.snapshot();
+        assert_eq!((events.len(), dropped), (2, 1));
+    });
+    assert!(
+        SAW_EVENTS.load(SeqCst),
+        "loom never ran the snapshot after a push"
+    );
+}
+
+/// Trace start/stop against a recording worker (the protocol in
+/// `trace/mod.rs`): everything that causally follows `start_trace` is
+/// recorded, and `stop` racing the worker's last event neither tears nor
+/// loses what happened before it. The task's second poll completes the
+/// join before its end is stamped, so that end may be cut; both starts and
+/// the first end may not.
+#[test]
+fn trace_stop_vs_recording_worker() {
+    loom::model(|| {
+        let rt = Builder::new()
+            .worker_threads(1)
+            .trace_buffer(64)
+            .build()
+            .unwrap();
+        let recording = rt.start_trace().unwrap();
+        let h = rt.spawn(async {
+            yield_now().await;
+            1
+        });
+        assert_eq!(rt.block_on(h).unwrap(), 1);
+        let trace = recording.stop();
+        assert_eq!(trace.dropped_events(), 0);
+        let polls = trace.polls();
+        assert_eq!(polls.len(), 2, "{polls:?}");
+        assert!(polls.iter().all(|p| p.start <= p.end && p.lane == 0));
+    });
+}

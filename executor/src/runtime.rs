@@ -63,6 +63,7 @@ pub struct Builder {
     driver: Option<Box<dyn Driver>>,
     unhandled_panic: crate::UnhandledPanic,
     long_poll: Option<crate::scheduler::long_poll::LongPollConfig>,
+    trace_buffer: usize,
 }
 
 /// Environment variable that sets the default number of worker threads.
@@ -92,6 +93,7 @@ impl Builder {
             driver: None,
             unhandled_panic: crate::UnhandledPanic::Ignore,
             long_poll: None,
+            trace_buffer: crate::trace::DEFAULT_EVENTS_PER_WORKER,
         }
     }
 
@@ -213,6 +215,26 @@ impl Builder {
         self
     }
 
+    /// Events per worker that a trace recording may keep (default
+    /// 1,048,576). An event is 24 bytes, so a recording holds at most
+    /// `24 * events_per_worker` bytes per worker (24 MiB by default), plus
+    /// as much again for each of the blocking-pool, driver and other-thread
+    /// tracks; the buffers are reserved at `start_trace` and the OS commits
+    /// their pages as they fill. Events past the bound are dropped and
+    /// counted (`Trace::dropped_events`).
+    ///
+    /// # Panics
+    ///
+    /// If `events_per_worker` is zero.
+    pub fn trace_buffer(&mut self, events_per_worker: usize) -> &mut Self {
+        assert!(
+            events_per_worker > 0,
+            "trace_buffer must be at least 1 event per worker"
+        );
+        self.trace_buffer = events_per_worker;
+        self
+    }
+
     fn num_workers(&self) -> usize {
         if let Some(n) = self.worker_threads {
             return n;
@@ -254,6 +276,7 @@ impl Builder {
                 lifo_enabled: self.lifo_enabled,
                 unhandled_panic: self.unhandled_panic,
                 long_poll: self.long_poll.clone(),
+                trace_buffer: self.trace_buffer,
             },
         ));
         let blocking = BlockingShared::new(PoolConfig {
@@ -262,6 +285,7 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            trace: shared.trace.clone(),
         });
         let handle = Handle { shared, blocking };
         let exited = Arc::new((Mutex::new(0usize), Condvar::new()));
@@ -393,6 +417,15 @@ impl Executor {
     /// The runtime's metrics.
     pub fn metrics(&self) -> RuntimeMetrics {
         self.handle.metrics()
+    }
+
+    /// Starts recording an execution trace; see [`Handle::start_trace`].
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyTracing`](crate::trace::AlreadyTracing) if a recording is live.
+    pub fn start_trace(&self) -> Result<crate::trace::Recording, crate::trace::AlreadyTracing> {
+        self.handle.start_trace()
     }
 
     /// Shuts down, waiting at most `timeout` for workers and blocking
@@ -620,6 +653,18 @@ impl Handle {
             shared: self.shared.clone(),
             blocking: self.blocking.clone(),
         }
+    }
+
+    /// Starts recording an execution trace: polls, spawns, wakes, steals,
+    /// parks, driver turns, blocking jobs and task ends, per worker, until
+    /// [`Recording::stop`](crate::trace::Recording::stop).
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyTracing`](crate::trace::AlreadyTracing) if a recording is
+    /// live on this runtime (one at a time).
+    pub fn start_trace(&self) -> Result<crate::trace::Recording, crate::trace::AlreadyTracing> {
+        self.shared.trace.start()
     }
 
     /// Whether the runtime has begun shutting down.

@@ -129,3 +129,33 @@ pub(crate) mod unmodelled {
 }
 
 pub(crate) use crossbeam_utils::CachePadded;
+
+/// An `UnsafeCell` with loom's closure API (`with` / `with_mut`), so that
+/// loom can check the accesses of the trace buffers (`crate::trace`).
+pub(crate) mod cell {
+    #[cfg(loom)]
+    pub(crate) use loom::cell::UnsafeCell;
+
+    /// `repr(transparent)`: same layout as `T` (the trace buffers rely on
+    /// it to allocate their slots uninitialised).
+    #[cfg(not(loom))]
+    #[derive(Debug)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    #[cfg(not(loom))]
+    impl<T> UnsafeCell<T> {
+        #[allow(dead_code)] // the trace buffers construct cells only under loom
+        pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}

@@ -18,6 +18,8 @@ pub(crate) struct WorkerContext {
     /// True while the worker is parked: wakes then push locally without
     /// notifying peers (the worker itself handles it when park returns).
     pub(crate) parked: Cell<bool>,
+    /// This worker's side of the execution trace.
+    pub(crate) trace: crate::trace::WorkerTrace,
 }
 
 crate::sync::thread_local! {

@@ -52,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) unhandled_panic: crate::UnhandledPanic,
     /// Long-poll watching, if `on_long_poll` was set (long_poll.rs).
     pub(crate) long_poll: Option<long_poll::LongPollConfig>,
+    /// Events per worker a trace recording may hold (`Builder::trace_buffer`).
+    pub(crate) trace_buffer: usize,
 }
 
 /// What other threads may know about one worker.
@@ -75,6 +77,9 @@ pub(crate) struct Shared {
     pub(crate) panic_policy: crate::unhandled_panic::BlockOnWatch,
     /// The workers' poll slots, if long polls are watched.
     pub(crate) long_poll: Option<long_poll::LongPollWatch>,
+    /// The execution trace (`crate::trace`); std's `Arc`: a `Recording`
+    /// keeps it after the runtime is gone.
+    pub(crate) trace: std::sync::Arc<crate::trace::Tracer>,
 }
 
 impl Shared {
@@ -108,6 +113,7 @@ impl Shared {
             owned: OwnedTasks::new(if cfg!(loom) { 1 } else { n * 4 }),
             driver: driver.map(DriverSlot::new),
             shutdown: AtomicBool::new(false),
+            trace: std::sync::Arc::new(crate::trace::Tracer::new(n, config.trace_buffer)),
             config,
             remote_schedule_count: Counter::default(),
             remote_spawned_count: Counter::default(),
@@ -144,6 +150,9 @@ impl Shared {
     /// Queues a task: locally if we are one of this scheduler's workers and
     /// the core is at hand, else through the injector.
     pub(crate) fn schedule_task(this: &Arc<Self>, task: Notified, origin: Origin) {
+        if this.trace.is_active() {
+            crate::trace::on_schedule(this, task.id(), origin);
+        }
         let task = context::with(|cx| {
             let cx = match cx {
                 Some(cx) if std::ptr::eq(&*cx.shared, &**this) => cx,

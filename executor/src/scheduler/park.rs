@@ -135,7 +135,7 @@ impl Parker {
         if !slot.try_lock() {
             return false;
         }
-        slot.driver().park(Some(Duration::ZERO));
+        crate::trace::driver_turn(slot.driver(), Some(Duration::ZERO));
         slot.unlock();
         true
     }
@@ -155,7 +155,9 @@ impl Parker {
             }
             Err(actual) => unreachable!("park_driver: state {actual}"),
         }
-        driver.park(timeout);
+        let parked = crate::trace::parked(crate::trace::event::PARK_DRIVER);
+        crate::trace::driver_turn(driver, timeout);
+        drop(parked);
         // Acquire: pairs with `unpark`'s Release if it came during the wait.
         match self.state.swap(EMPTY, Acquire) {
             NOTIFIED | PARKED_DRIVER => {}
@@ -179,6 +181,7 @@ impl Parker {
             }
             Err(actual) => unreachable!("park_condvar: state {actual}"),
         }
+        let _parked = crate::trace::parked(crate::trace::event::PARK_CONDVAR);
         loop {
             guard = self.condvar.wait(guard);
             // Acquire: pairs with `unpark`'s Release.

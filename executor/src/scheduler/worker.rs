@@ -161,6 +161,9 @@ impl Core {
                         let metrics = &shared.remotes[self.index].metrics;
                         metrics.steal_operations.add(1);
                         metrics.steal_count.add(1 + self.local.len() as u64);
+                        if shared.trace.is_active() {
+                            crate::trace::on_steal(victim, 1 + self.local.len() as u64);
+                        }
                         return Some(task);
                     }
                     Steal::Retry => retry = true,
@@ -201,6 +204,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
         core: RefCell::new(None),
         polling: Cell::new(false),
         parked: Cell::new(false),
+        trace: crate::trace::WorkerTrace::new(index),
     };
     let core = Box::new(Core {
         index,
@@ -260,7 +264,9 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
     *cx.core.borrow_mut() = Some(core);
     cx.polling.set(true);
     coop::with_budget(|| {
+        let traced = cx.trace.poll_start(&shared.trace, || task.id());
         run_watched(shared, cx.index, task);
+        cx.trace.poll_end(&shared.trace, traced);
         let mut lifo_polls = 0;
         loop {
             let next = {
@@ -290,7 +296,9 @@ fn run_task(cx: &WorkerContext, mut core: Box<Core>, task: Notified) -> Box<Core
             lifo_polls += 1;
             metrics.poll_count.add(1);
             metrics.lifo_hits.add(1);
+            let traced = cx.trace.poll_start(&shared.trace, || next.id());
             run_watched(shared, cx.index, next);
+            cx.trace.poll_end(&shared.trace, traced);
         }
     });
     cx.polling.set(false);

@@ -13,6 +13,7 @@ use super::raw::{Header, RawTask};
 use super::state::{Snapshot, State, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{JoinError, Notified, Schedule};
+use crate::trace::{self, event::TaskEnd};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -38,6 +39,7 @@ pub(super) unsafe fn poll<T: Future, S: Schedule>(ptr: NonNull<Header>) {
         TransitionToRunning::Success => {}
         TransitionToRunning::Cancelled => {
             cancel_task(cell);
+            trace::task_end(raw.id(), TaskEnd::Cancelled);
             complete(raw, cell);
             return;
         }
@@ -62,12 +64,14 @@ pub(super) unsafe fn poll<T: Future, S: Schedule>(ptr: NonNull<Header>) {
     match polled {
         Ok(Poll::Ready(output)) => {
             store_output(cell, Ok(output), raw);
+            trace::task_end(raw.id(), TaskEnd::Completed);
             complete(raw, cell);
         }
         Err(payload) => {
             store_output(cell, Err(JoinError::panic(raw.id(), payload)), raw);
             // Before `complete`: its waker calls must find the policy applied.
             cell.core.scheduler.unhandled_panic();
+            trace::task_end(raw.id(), TaskEnd::Panicked);
             complete(raw, cell);
         }
         Ok(Poll::Pending) => match raw.state().transition_to_idle() {
@@ -86,6 +90,7 @@ pub(super) unsafe fn poll<T: Future, S: Schedule>(ptr: NonNull<Header>) {
             TransitionToIdle::OkDealloc => raw.dealloc(),
             TransitionToIdle::Cancelled => {
                 cancel_task(cell);
+                trace::task_end(raw.id(), TaskEnd::Cancelled);
                 complete(raw, cell);
             }
         },
