@@ -585,6 +585,40 @@ fn cancelled_at_shutdown() {
     assert_eq!(sched.cells(), 0);
 }
 
+/// A `Notified` queued before shutdown cancelled its task, and run after
+/// every other reference is gone: `transition_to_running` finds it stale
+/// and it frees the cell.
+#[test]
+fn stale_notified_that_runs_last_frees_the_cell() {
+    let sched = Rt::new();
+    let slot = waker_slot();
+    let handle = sched.spawn(pending_until_woken(1, slot.clone()));
+    sched.run();
+    slot.lock().take().unwrap().wake_by_ref();
+    assert_eq!(sched.queued(), 1);
+    sched.inner().owned.close_and_shutdown_all();
+    drop(handle);
+    assert_eq!(sched.cells(), 1, "the queued Notified keeps the cell");
+    assert_eq!(sched.run(), 1);
+    assert_eq!(sched.cells(), 0);
+}
+
+/// The join handle is dropped on another thread while this one completes
+/// the task: whichever side is last drops the output and frees the cell
+/// (Miri picks the interleaving).
+#[test]
+fn join_handle_dropped_on_another_thread_while_completing() {
+    let sched = Rt::new();
+    let drops = Drops::default();
+    let token = drops.token();
+    let handle = sched.spawn(async move { token });
+    let dropper = std::thread::spawn(move || drop(handle));
+    sched.run();
+    dropper.join().unwrap();
+    assert_eq!(drops.count(), 1);
+    assert_eq!(sched.cells(), 0);
+}
+
 #[test]
 fn spawn_after_shutdown_is_cancelled_at_once() {
     let sched = Rt::new();
