@@ -18,9 +18,11 @@
 # Loop counts shrink under `cfg(miri)` in the tests themselves.
 #
 # Usage: scripts/miri.sh            (from anywhere in the repository)
-# Time: about 150 s of CPU for both models once built; measured 400 s of
-# wall time on the 2-core machine while six other builds ran on it. Extra
-# Miri flags can be passed in MIRIFLAGS.
+# Time: about 155 s of CPU for both models once built; measured 320 s of
+# wall time on the 2-core machine with other builds running (load 8 to 13),
+# so expect well under that on an idle one, plus the first build of
+# target/miri and the Miri sysroot (about a minute). Extra Miri flags can be
+# passed in MIRIFLAGS.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
