@@ -89,8 +89,11 @@ impl Schedule for BlockingSchedule {
     }
 
     fn schedule(&self, task: task::Notified<Self>) {
-        // Only reached by abort (a queued closure being cancelled): an idle
-        // thread picks it up; no new thread is needed for it.
+        // Unreachable: a blocking task is never idle. It is NOTIFIED from
+        // spawn until its only poll, RUNNING through it (the closure never
+        // sees the waker), then COMPLETE; an abort before the poll only sets
+        // CANCELLED on the queued task. So no wake or abort submits it.
+        // Pushing it is still right if that changes: an idle thread picks it up.
         self.0.push(task, None);
     }
 }

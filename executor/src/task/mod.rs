@@ -29,6 +29,8 @@ mod join_set;
 pub(crate) mod list;
 mod raw;
 pub(crate) mod state;
+#[cfg(all(test, not(loom)))]
+mod tests;
 mod waker;
 mod yield_now;
 

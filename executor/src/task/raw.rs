@@ -78,16 +78,25 @@ pub(crate) struct RawTask {
     ptr: NonNull<Header>,
 }
 
-// SAFETY: a RawTask is a pointer to a Sync header; what it may do is governed
-// by the reference-owning wrappers, which are Send only when T and S are.
+// SAFETY: a RawTask is a pointer to a Sync header. The wrappers that own a
+// reference through it (`Task`, `Notified`, `AbortHandle`, a task `Waker`)
+// are Send and Sync whatever the future, because every cell is made by
+// `RawTask::new`, whose bounds require `T: Send`, `T::Output: Send` and
+// `S: Send + Sync` (`Schedule`): so whichever thread holds a wrapper may poll
+// the future, drop it or its output, or free the cell. Their `&self`
+// methods are atomic operations on the state word. Only `JoinHandle<T>`,
+// which moves the output out, carries its own `T: Send` bound.
 unsafe impl Send for RawTask {}
 // SAFETY: as above.
 unsafe impl Sync for RawTask {}
 
 impl RawTask {
+    /// Allocates a cell. The `Send` bounds are what make the wrappers'
+    /// unconditional `Send`/`Sync` sound (see above).
     pub(crate) fn new<T, S>(future: T, scheduler: S, id: Id) -> RawTask
     where
-        T: Future,
+        T: Future + Send + 'static,
+        T::Output: Send + 'static,
         S: Schedule,
     {
         let cell = Box::new(Cell::<T, S>::new(future, scheduler, id, vtable::<T, S>()));
@@ -112,6 +121,12 @@ impl RawTask {
         unsafe { self.ptr.as_ref() }
     }
 
+    /// The vtable, copied out: a vtable call that may free the cell must
+    /// not run while a `&Header` borrowed to find it is alive.
+    fn vtable(self) -> &'static Vtable {
+        self.header().vtable
+    }
+
     pub(crate) fn state(&self) -> &State {
         &self.header().state
     }
@@ -124,18 +139,20 @@ impl RawTask {
     pub(crate) fn poll(self) {
         // SAFETY: the vtable matches the cell's types; the caller passes the
         // reference of the `Notified` it consumed.
-        unsafe { (self.header().vtable.poll)(self.ptr) }
+        unsafe { (self.vtable().poll)(self.ptr) }
     }
 
     /// Submits a `Notified` whose reference the caller already owns.
     pub(crate) fn schedule(self) {
         // SAFETY: as above; the reference moves into the new `Notified`.
-        unsafe { (self.header().vtable.schedule)(self.ptr) }
+        unsafe { (self.vtable().schedule)(self.ptr) }
     }
 
+    /// Frees the cell; the caller observed the reference count reach zero.
     pub(crate) fn dealloc(self) {
-        // SAFETY: the caller observed the reference count reach zero.
-        unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        // SAFETY: the caller observed the reference count reach zero; the
+        // vtable was read (and the `&Header` that reached it let go) first.
+        unsafe { (self.vtable().dealloc)(self.ptr) }
     }
 
     /// # Safety
@@ -144,18 +161,18 @@ impl RawTask {
     /// task's own output type, and the caller must hold `JOIN_INTEREST`.
     pub(crate) unsafe fn try_read_output(self, dst: *mut (), waker: &Waker) {
         // SAFETY: forwarded from the caller.
-        unsafe { (self.header().vtable.try_read_output)(self.ptr, dst, waker) }
+        unsafe { (self.vtable().try_read_output)(self.ptr, dst, waker) }
     }
 
     /// Drops the join handle's interest and reference.
     pub(crate) fn drop_join_handle(self) {
         // SAFETY: the vtable matches the cell; the caller is the join handle.
-        unsafe { (self.header().vtable.drop_join_handle)(self.ptr) }
+        unsafe { (self.vtable().drop_join_handle)(self.ptr) }
     }
 
     pub(crate) fn shutdown(self) {
         // SAFETY: the vtable matches the cell; the caller holds a reference.
-        unsafe { (self.header().vtable.shutdown)(self.ptr) }
+        unsafe { (self.vtable().shutdown)(self.ptr) }
     }
 
     /// Abort: ask for the future to be dropped at the next poll boundary.

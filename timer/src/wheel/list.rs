@@ -2,7 +2,14 @@
 //!
 //! Each linked entry is owned by the list through one strong reference
 //! (`Arc::into_raw` on push, `Arc::from_raw` on removal), so O(1) insert and
-//! O(1) removal need no allocation beyond the entry. The list must only be
+//! O(1) removal need no allocation beyond the entry.
+//!
+//! Provenance: the list keeps (in `head` and the neighbours' links) exactly
+//! the pointer `Arc::into_raw` returned, and `unlink` rebuilds the `Arc` from
+//! that stored pointer. A pointer made from `&Entry` would do for reading the
+//! links, but `Arc::from_raw` on it reaches the reference counts in front of
+//! the entry, outside what a `&Entry` may touch (Miri, Stacked Borrows).
+//! Callers that hold an `Arc` locate their entry with `Arc::as_ptr`. The list must only be
 //! used under the wheel lock; all of its methods take `&mut self`, which the
 //! wheel only hands out from behind its mutex.
 
@@ -34,10 +41,15 @@ impl List {
     /// not filed anywhere.
     pub(crate) unsafe fn push_front(&mut self, entry: Arc<Entry>, location: Location) {
         let old_head = self.head;
-        let ptr = NonNull::from(&*entry);
-        // SAFETY: wheel lock held (caller's contract); only this entry's links.
+        // The list now owns this strong reference, through this very
+        // pointer; `unlink` takes it back.
+        let raw = Arc::into_raw(entry).cast_mut();
+        // SAFETY: `Arc::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(raw) };
+        // SAFETY: the list's reference keeps the entry alive; wheel lock held
+        // (caller's contract); only this entry's links.
         unsafe {
-            entry.with_links(|links| {
+            ptr.as_ref().with_links(|links| {
                 debug_assert_eq!(links.location, Location::Unfiled);
                 links.prev = None;
                 links.next = old_head;
@@ -50,11 +62,13 @@ impl List {
             unsafe { head.as_ref().with_links(|links| links.prev = Some(ptr)) };
         }
         self.head = Some(ptr);
-        // The list now owns this strong reference; `unlink` takes it back.
-        let _ = Arc::into_raw(entry);
     }
 
     /// Unlinks `entry` and returns the list's strong reference to it.
+    ///
+    /// `entry` only locates the entry (`Arc::as_ptr` of the caller's `Arc`,
+    /// or a pointer from this list); the `Arc` is rebuilt from the pointer
+    /// the list stored, the one `Arc::into_raw` returned.
     ///
     /// # Safety
     ///
@@ -67,21 +81,24 @@ impl List {
                 (links.prev.take(), links.next.take())
             })
         };
-        match prev {
+        let stored = match prev {
             // SAFETY: a linked neighbour is alive and guarded by the lock.
-            Some(prev) => unsafe { prev.as_ref().with_links(|links| links.next = next) },
-            None => {
-                debug_assert_eq!(self.head, Some(entry));
-                self.head = next;
-            }
-        }
+            Some(prev) => unsafe {
+                prev.as_ref()
+                    .with_links(|links| std::mem::replace(&mut links.next, next))
+            },
+            None => std::mem::replace(&mut self.head, next),
+        };
+        let stored = stored.expect("a linked entry is its neighbour's next, or the head");
+        debug_assert_eq!(stored, entry, "unlinked an entry of another list");
         if let Some(next) = next {
             // SAFETY: as above.
             unsafe { next.as_ref().with_links(|links| links.prev = prev) };
         }
-        // SAFETY: `push_front` leaked exactly one strong reference for this
-        // link (`Arc::into_raw`), which we now take back.
-        unsafe { Arc::from_raw(entry.as_ptr()) }
+        // SAFETY: `stored` is the pointer `push_front` got from
+        // `Arc::into_raw` for exactly this link, whose strong reference we
+        // now take back.
+        unsafe { Arc::from_raw(stored.as_ptr()) }
     }
 
     /// Unlinks and returns the first entry.

@@ -171,7 +171,7 @@ impl Wheel {
     ///
     /// The caller is the entry's owner and the entry belongs to this wheel's
     /// timer.
-    pub(crate) unsafe fn cancel(&mut self, entry: &Entry) -> Option<Waker> {
+    pub(crate) unsafe fn cancel(&mut self, entry: &Arc<Entry>) -> Option<Waker> {
         if !entry.state().is_registered() {
             return None;
         }
@@ -353,10 +353,14 @@ impl Wheel {
     /// Unfiles a filed entry. Returns the slot list's strong reference, or
     /// `None` for the near queue (whose stale item keeps its own).
     ///
+    /// Takes the owner's `Arc`, not `&Entry`: the slot list is found by
+    /// `Arc::as_ptr`, a pointer with the provenance of the whole allocation
+    /// (see `list.rs`).
+    ///
     /// # Safety
     ///
     /// The caller holds the lock and the entry is filed in this wheel.
-    unsafe fn unfile(&mut self, entry: &Entry) -> Option<Arc<Entry>> {
+    unsafe fn unfile(&mut self, entry: &Arc<Entry>) -> Option<Arc<Entry>> {
         // SAFETY: lock held (caller's contract).
         match unsafe { entry.with_links(|links| links.location) } {
             Location::Unfiled => unreachable!("registered entries are filed"),
@@ -366,7 +370,9 @@ impl Wheel {
                 None
             }
             Location::Slot { level, slot } => {
-                let ptr = std::ptr::NonNull::from(entry);
+                // SAFETY: `Arc::as_ptr` never returns null.
+                let ptr =
+                    unsafe { std::ptr::NonNull::new_unchecked(Arc::as_ptr(entry).cast_mut()) };
                 // SAFETY: filed in this slot; lock held.
                 Some(unsafe { self.levels[usize::from(level)].remove(usize::from(slot), ptr) })
             }
