@@ -651,3 +651,35 @@ fn html_is_one_self_contained_file_with_every_poll() {
     );
     assert!(html.contains("class=\"wake\""), "wakes are drawn as arrows");
 }
+
+#[test]
+fn a_long_poll_is_an_instant_on_its_workers_lane() {
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let seen_tx = std::sync::Mutex::new(seen_tx);
+    let rt = Runtime::builder()
+        .worker_threads(WORKERS)
+        .on_long_poll(Duration::from_millis(20), move |stall| {
+            let _ = seen_tx.lock().unwrap().send((stall.worker, stall.task_id));
+        })
+        .build()
+        .unwrap();
+    let recording = rt.start_trace().unwrap();
+    let task = rt.spawn(async {
+        // Blocking code in async code: what the monitor is there to see.
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let (worker, id) = seen_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the monitor reports the stall");
+    rt.block_on(task).unwrap();
+    let json = json_of(&recording.stop());
+    let lane = tracks(&json)[&format!("worker {worker}")];
+    let long_polls: Vec<_> = events(&json)
+        .iter()
+        .filter(|e| e.str("cat") == Some("long_poll"))
+        .collect();
+    assert_eq!(long_polls.len(), 1, "one stall, one event: {long_polls:?}");
+    assert_eq!(long_polls[0].num("tid"), Some(lane as f64));
+    let task = long_polls[0].get("args").and_then(|a| a.num("task"));
+    assert_eq!(task, Some(id.as_u64() as f64));
+}

@@ -229,6 +229,9 @@ struct Seen {
 pub(crate) struct Watcher<'a> {
     watch: &'a LongPollWatch,
     seen: Vec<Option<Seen>>,
+    /// Told of each stall before the user's hook (the execution trace
+    /// records it as a `LongPoll` event on the worker's lane).
+    on_stall: Option<&'a (dyn Fn(usize, Id) + Sync)>,
 }
 
 impl<'a> Watcher<'a> {
@@ -236,7 +239,14 @@ impl<'a> Watcher<'a> {
         Watcher {
             watch,
             seen: vec![None; watch.slots.len()],
+            on_stall: None,
         }
+    }
+
+    /// Also calls `f(worker, task)` for each stall, before the user's hook.
+    pub(crate) fn with_on_stall(mut self, f: &'a (dyn Fn(usize, Id) + Sync)) -> Watcher<'a> {
+        self.on_stall = Some(f);
+        self
     }
 
     /// One look at every worker at time `now`; calls the hook for every
@@ -274,6 +284,9 @@ impl<'a> Watcher<'a> {
         let Some(task_id) = NonZeroU64::new(task).map(Id) else {
             return;
         };
+        if let Some(on_stall) = self.on_stall {
+            on_stall(worker, task_id);
+        }
         let stall = LongPoll {
             worker,
             task_id,

@@ -163,7 +163,8 @@ pub(crate) fn run(shared: &Shared) {
     let monitor = slot.monitor();
     let watch = shared.long_poll.as_ref();
     let interval = watch.map_or(INTERVAL, |w| w.look_interval(INTERVAL));
-    let mut watcher = watch.map(Watcher::new);
+    let trace_stall = |worker, task| crate::trace::on_long_poll(shared, worker, task);
+    let mut watcher = watch.map(|w| Watcher::new(w).with_on_stall(&trace_stall));
     // Without watching, the driver alone decides (a worker that is not
     // parked and not in the driver is of no concern to the hand-off).
     let workers_parked = || watch.is_none() || shared.remotes.iter().all(|r| r.parker.is_parked());
