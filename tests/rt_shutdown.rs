@@ -203,18 +203,25 @@ fn blocking_tasks_not_started_are_cancelled_at_shutdown() {
 
 #[test]
 fn runtime_dropped_inside_spawn_blocking_does_not_hang() {
+    // Repeated: one round in a few used to hang (an earlier blocking job
+    // leaves an idle pool thread behind; see the blocking pool's docs).
     let outer = rt(1);
-    let inner = rt(1);
-    let h = inner.spawn_blocking(|| 1);
-    assert_eq!(outer.block_on(h).unwrap(), 1);
-    // Moving the runtime into one of its own blocking threads and dropping
-    // it there must neither deadlock nor panic.
-    let handle = inner.handle().clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    handle.spawn_blocking(move || {
-        drop(inner);
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("dropping the runtime from its own blocking thread hung");
+    for round in 0..20 {
+        let inner = rt(1 + round % 2);
+        let h = inner.spawn_blocking(|| 1);
+        assert_eq!(outer.block_on(h).unwrap(), 1);
+        // Moving the runtime into one of its own blocking threads and
+        // dropping it there must neither deadlock nor panic.
+        let handle = inner.handle().clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle.spawn_blocking(move || {
+            drop(inner);
+            tx.send(()).unwrap();
+        });
+        drop(handle);
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                panic!("round {round}: dropping the runtime from its own blocking thread hung")
+            });
+    }
 }

@@ -63,14 +63,17 @@ struct AliveThreads {
 }
 
 impl AliveThreads {
+    /// Counts one thread out and wakes the waiter in `shutdown`. Every
+    /// exit notifies, not only the last: a runtime dropped on one of its
+    /// own pool threads waits for the count to fall to one (itself), and a
+    /// notification only at zero left it waiting forever once a second,
+    /// idle pool thread had exited (the hang of
+    /// `rt_shutdown::runtime_dropped_inside_spawn_blocking_does_not_hang`).
     fn exited(&self) {
         let mut count = self.count.lock();
         *count -= 1;
-        let last = *count == 0;
         drop(count);
-        if last {
-            self.condvar.notify_all();
-        }
+        self.condvar.notify_all();
     }
 }
 
