@@ -77,6 +77,15 @@ impl AliveThreads {
     }
 }
 
+/// Counts a pool thread out of [`AliveThreads`] when dropped.
+struct CountOut(Arc<AliveThreads>);
+
+impl Drop for CountOut {
+    fn drop(&mut self) {
+        self.0.exited();
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct BlockingSchedule(Arc<BlockingShared>);
 
@@ -198,24 +207,25 @@ impl BlockingShared {
         crate::sync::thread::Builder::new()
             .name((self.thread_name)())
             .spawn(move || {
-                let enter = handle.enter();
-                let alive = shared.alive.clone();
-                shared.run();
-                // Let go of everything that keeps the runtime alive (the
+                // Declared first, so dropped last (also when unwinding): we
+                // let go of everything that keeps the runtime alive (the
                 // handle, the pool and its hooks, which hold the reactor)
-                // before saying we are gone.
-                drop(enter);
-                drop(handle);
-                alive.exited();
+                // before saying we are gone, and a panic cannot skip it.
+                let _count_out = CountOut(shared.alive.clone());
+                let (handle, shared) = (handle, shared);
+                let _enter = handle.enter();
+                shared.run();
             })
             .map(drop)
     }
 
     fn run(self: Arc<Self>) {
         IN_POOL.with(|p| p.set(Arc::as_ptr(&self)));
-        if let Some(hook) = &self.on_thread_start {
-            hook();
-        }
+        // The same runner as the workers': a panicking hook is reported and
+        // the thread goes on (it used to die here, with `num_threads`
+        // still counting it: the closures queued for it never ran and the
+        // runtime's drop waited for it forever).
+        crate::runtime::run_hook(self.on_thread_start.as_ref(), "on_thread_start");
         let mut state = self.state.lock();
         loop {
             if let Some(task) = state.queue.pop_front() {
@@ -247,9 +257,7 @@ impl BlockingShared {
         }
         state.num_threads -= 1;
         drop(state);
-        if let Some(hook) = &self.on_thread_stop {
-            hook();
-        }
+        crate::runtime::run_hook(self.on_thread_stop.as_ref(), "on_thread_stop");
     }
 
     /// Cancels queued closures and waits for running ones, up to `timeout`.

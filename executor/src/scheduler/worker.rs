@@ -215,7 +215,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
     });
     context::set(&cx, || {
         let core = run_loop(&cx, core);
-        shutdown_core(&cx, core);
+        shutdown_core(core);
     });
 }
 
@@ -388,7 +388,7 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
     core
 }
 
-fn shutdown_core(_cx: &WorkerContext, mut core: Box<Core>) {
+fn shutdown_core(mut core: Box<Core>) {
     drop(core.lifo_slot.take());
     core.deferred.clear();
     while let Some(task) = core.local.pop() {
