@@ -161,7 +161,8 @@ impl RuntimeMetrics {
     /// the driver goes on turning (see `docs/scheduler.md`, "Panics").
     ///
     /// ```
-    /// let rt = weft::Runtime::new().unwrap();
+    /// // (`weft::Runtime::metrics` returns the same type.)
+    /// let rt = weft_executor::Executor::new().unwrap();
     /// assert_eq!(rt.metrics().driver_panic_count(), 0);
     /// ```
     pub fn driver_panic_count(&self) -> u64 {

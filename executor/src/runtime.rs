@@ -22,7 +22,17 @@
 //!
 //! Nothing can leak: every task is in the owned list from spawn to
 //! completion (step 3 reaches it), and every `Notified` is in a local queue
-//! (step 2), the injector (step 4) or a wake path that drops it.
+//! (step 2), the injector (step 4; a push racing it, from outside or from a
+//! worker's overflow, drains it again itself) or a wake path that drops it.
+//!
+//! Nothing can hang: every runtime thread counts itself out through a guard
+//! (`CountOut`) that runs last, also when the thread unwinds; a panic from
+//! a waker or the driver is contained in the driver turn
+//! (`scheduler/park.rs`), and one from a thread hook by `run_hook`. From
+//! inside a task, `shutdown_background` is allowed (it waits for nothing);
+//! a drop or `shutdown_timeout` there first shuts everything down without
+//! waiting, then panics with an explanation. The policy is in
+//! `docs/scheduler.md`, "Panics in the driver and in thread hooks".
 
 use crate::blocking::{BlockingShared, Hook, PoolConfig};
 use crate::metrics::RuntimeMetrics;
