@@ -75,7 +75,7 @@ pub mod net {
 
 /// Readiness-based I/O on any file descriptor.
 pub mod io {
-    pub use weft_reactor::Async;
+    pub use weft_reactor::{Async, IoSafe};
 }
 
 /// Spawns a future onto the current runtime.
