@@ -185,3 +185,68 @@ fn runtime_dropped_inside_a_task_stops_its_threads() {
         std::thread::yield_now();
     }
 }
+
+#[test]
+fn panicking_socket_waker_stalls_nothing() {
+    use weft::io::Async;
+    // Not dropped if the test fails: that drop is what used to hang.
+    let rt = std::mem::ManuallyDrop::new(rt(1));
+    let (bomb_socket, witness_socket, sender) = {
+        let _enter = rt.enter();
+        let bind = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        (
+            Async::new(bind()).unwrap(),
+            Async::new(bind()).unwrap(),
+            bind(),
+        )
+    };
+    let bomb = Arc::new(PanickingWaker(AtomicBool::new(false)));
+    let (tx, woken) = mpsc::channel();
+    let counter = Arc::new(CountingWaker(
+        AtomicUsize::new(0),
+        std::sync::Mutex::new(tx),
+    ));
+    let bomb_waker = Waker::from(bomb.clone());
+    let counter_waker = Waker::from(counter.clone());
+    assert!(bomb_socket
+        .poll_readable(&mut Context::from_waker(&bomb_waker))
+        .is_pending());
+    assert!(witness_socket
+        .poll_readable(&mut Context::from_waker(&counter_waker))
+        .is_pending());
+    // Both become readable; whichever waker the driver calls first, the
+    // other is still woken.
+    for socket in [&bomb_socket, &witness_socket] {
+        let addr = socket.get_ref().local_addr().unwrap();
+        sender.send_to(b"x", addr).unwrap();
+    }
+    woken
+        .recv_timeout(HANG)
+        .expect("a socket waker beside a panicking one was never woken");
+    assert!(bomb.0.load(SeqCst), "the panicking waker never fired");
+    // Timers and sockets still work.
+    let handle = rt.handle().clone();
+    finishes("a sleep and a socket after a waker panicked", move || {
+        handle.block_on(async move {
+            weft::time::sleep(Duration::from_millis(10)).await;
+            let mut buf = [0u8; 4];
+            let addr = witness_socket.get_ref().local_addr().unwrap();
+            sender.send_to(b"y", addr).unwrap();
+            // The first datagram, then the second.
+            for _ in 0..2 {
+                witness_socket
+                    .read_with(|s| s.recv(&mut buf))
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    assert!(rt.metrics().driver_panic_count() >= 1);
+    finishes(
+        "dropping the runtime after a socket waker panicked",
+        move || {
+            drop(bomb_socket);
+            drop(std::mem::ManuallyDrop::into_inner(rt))
+        },
+    );
+}
