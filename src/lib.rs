@@ -240,7 +240,7 @@ pub mod io {
         Chain, Cursor, Empty, Error, ErrorKind, IoSlice, IoSliceMut, LineWriter, Lines, ReadHalf,
         Repeat, Result, ReuniteError, SeekFrom, Sink, Take, WriteHalf,
     };
-    pub use weft_reactor::Async;
+    pub use weft_reactor::{Async, IoSafe};
 
     /// Splits a stream into a read half and a write half that may be used
     /// from different tasks (behind a lock shared by the two; `reunite`

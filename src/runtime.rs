@@ -316,7 +316,15 @@ impl fmt::Debug for Builder {
 /// Dropping the runtime shuts it down: every task is cancelled (its future
 /// dropped), every socket and timer waiter is woken with an error, and the
 /// threads are joined. Dropping it from inside a task panics with an
-/// explanation instead of deadlocking.
+/// explanation instead of deadlocking (after stopping every thread of the
+/// runtime without waiting for them); [`shutdown_background`] is the way
+/// to shut a runtime down from inside a task.
+///
+/// A panic in a waker that the runtime's timers or sockets fire is printed
+/// by the panic hook, counted in [`RuntimeMetrics::driver_panic_count`],
+/// and contained: the other tasks' timers and I/O go on.
+///
+/// [`shutdown_background`]: Runtime::shutdown_background
 pub struct Runtime {
     exec: Option<weft_executor::Executor>,
     handle: Handle,
@@ -416,13 +424,27 @@ impl Runtime {
 
     /// Shuts down, waiting at most `timeout` for the threads; returns as
     /// soon as everything has stopped.
+    ///
+    /// # Panics
+    ///
+    /// From inside a task (it would block a worker), after shutting down
+    /// without waiting; use [`shutdown_background`](Runtime::shutdown_background) there.
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         if let Some(exec) = self.exec.take() {
             exec.shutdown_timeout(timeout);
         }
     }
 
-    /// Shuts down without waiting for the threads.
+    /// Shuts down without waiting for the threads. Unlike a drop, this may
+    /// be called from inside a task.
+    ///
+    /// ```
+    /// let outer = weft::Runtime::new().unwrap();
+    /// let inner = weft::Runtime::new().unwrap();
+    /// outer.block_on(async move {
+    ///     weft::spawn(async move { inner.shutdown_background() }).await.unwrap();
+    /// });
+    /// ```
     pub fn shutdown_background(mut self) {
         if let Some(exec) = self.exec.take() {
             exec.shutdown_background();

@@ -2,6 +2,13 @@
 //! when the worker that owned the driver leaves it to run tasks and stays
 //! away, the driver monitor wakes a parked peer to take it over, so timers
 //! and sockets of everybody else go on.
+//!
+//! The tests synchronise on events, not on durations: a task spins until
+//! the timer or socket work beside it is done (or a cap of many seconds
+//! runs out), and the test asserts that the work got done while it spun.
+//! Without the hand-off nothing turns the driver during the spin, so the
+//! spinner reaches its cap and the test fails; on a slow machine (valgrind,
+//! busy cores) the tests only take longer.
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -9,51 +16,59 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::Runtime;
 
-/// These tests time a sleep beside a spinning task; run them one at a time
-/// so that three spinners do not compete for two cores.
+/// Spinning tasks compete for cores; run these tests one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn spin_for(d: Duration, running: &AtomicBool) {
-    running.store(true, SeqCst);
-    let end = Instant::now() + d;
-    while Instant::now() < end {
+/// How long a spinner waits for the event beside it before giving up. Only
+/// a broken hand-off reaches it.
+const CAP: Duration = Duration::from_secs(20);
+
+/// Blocks the worker (never yields) until `done` is set; returns false if
+/// [`CAP`] ran out first.
+fn spin_until(done: &AtomicBool) -> bool {
+    let end = Instant::now() + CAP;
+    while !done.load(SeqCst) {
+        if Instant::now() >= end {
+            return false;
+        }
         std::hint::spin_loop();
     }
+    true
+}
+
+/// Two tasks park on timers first, so both workers go idle: one blocks in
+/// the driver, the other on its condvar. The spinner's timer fires first, on
+/// the driver owner, which then runs the spinner itself. Only if the driver
+/// is handed to the idle peer does the sleeper's timer fire during the spin.
+fn sleeper_fires_beside_a_spinner(spinner_sleep: Duration, sleeper_sleep: Duration) {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    rt.block_on(async {
+        let fired = Arc::new(AtomicBool::new(false));
+        let f = fired.clone();
+        let spinner = weft::spawn(async move {
+            weft::time::sleep(spinner_sleep).await;
+            spin_until(&f)
+        });
+        let sleeper = weft::spawn(async move {
+            weft::time::sleep(sleeper_sleep).await;
+            fired.store(true, SeqCst);
+        });
+        sleeper.await.unwrap();
+        assert!(
+            spinner.await.unwrap(),
+            "the timer did not fire while another task spun for {CAP:?}"
+        );
+    });
 }
 
 #[test]
 fn timer_fires_while_the_driver_owner_spins() {
     let _serial = serial();
-    // Both tasks park on timers first, so both workers go idle: one blocks
-    // in the driver, the other on its condvar. The spinner's timer fires
-    // first, on the driver owner, which then runs the spinner itself. Only
-    // if the driver is handed to the idle peer does the second timer fire
-    // on time.
-    let rt = Runtime::builder().worker_threads(2).build().unwrap();
-    rt.block_on(async {
-        let start = Instant::now();
-        let spinner = weft::spawn(async {
-            weft::time::sleep(Duration::from_millis(10)).await;
-            spin_for(Duration::from_millis(1500), &AtomicBool::new(false));
-        });
-        let sleeper = weft::spawn(async move {
-            weft::time::sleep(Duration::from_millis(40)).await;
-            start.elapsed()
-        });
-        let took = sleeper.await.unwrap();
-        assert!(took >= Duration::from_millis(40));
-        // The monitor looks every millisecond; the margin is for a loaded
-        // machine. Without any hand-off this takes the spinner's 1.5 s.
-        assert!(
-            took < Duration::from_millis(300),
-            "40 ms sleep took {took:?} beside a spinning task"
-        );
-        spinner.await.unwrap();
-    });
+    sleeper_fires_beside_a_spinner(Duration::from_millis(10), Duration::from_millis(40));
 }
 
 #[test]
@@ -62,53 +77,43 @@ fn hand_off_still_happens_after_a_long_idle() {
     // As above, but the runtime first idles for 150 ms: long enough for the
     // driver monitor to stop looking and sleep until a worker leaves the
     // driver (scheduler/monitor.rs). The spinner's wakeup must wake it.
-    let rt = Runtime::builder().worker_threads(2).build().unwrap();
-    rt.block_on(async {
-        let start = Instant::now();
-        let spinner = weft::spawn(async {
-            weft::time::sleep(Duration::from_millis(150)).await;
-            spin_for(Duration::from_millis(1500), &AtomicBool::new(false));
-        });
-        let sleeper = weft::spawn(async move {
-            weft::time::sleep(Duration::from_millis(180)).await;
-            start.elapsed()
-        });
-        let took = sleeper.await.unwrap();
-        assert!(took >= Duration::from_millis(180));
-        assert!(
-            took < Duration::from_millis(450),
-            "180 ms sleep took {took:?} beside a spinning task"
-        );
-        spinner.await.unwrap();
-    });
+    sleeper_fires_beside_a_spinner(Duration::from_millis(150), Duration::from_millis(180));
 }
 
 #[test]
 fn timers_keep_firing_across_repeated_spins() {
     let _serial = serial();
     // The spinner keeps grabbing the worker that just served the driver;
-    // each time, the driver must move to the other worker.
+    // each time, the driver must move to the other worker. Each spin lasts
+    // until the next of our sleeps completed, which only a turning driver
+    // can do.
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     rt.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
+        let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, p) = (stop.clone(), progress.clone());
         let spinner = weft::spawn(async move {
-            let flag = AtomicBool::new(false);
             while !s.load(SeqCst) {
-                spin_for(Duration::from_millis(50), &flag);
+                let seen = p.load(SeqCst);
+                let end = Instant::now() + CAP;
+                while p.load(SeqCst) == seen && !s.load(SeqCst) {
+                    if Instant::now() >= end {
+                        return false;
+                    }
+                    std::hint::spin_loop();
+                }
                 weft::time::sleep(Duration::from_millis(1)).await;
             }
+            true
         });
-        let start = Instant::now();
         for _ in 0..20 {
             weft::time::sleep(Duration::from_millis(5)).await;
+            progress.fetch_add(1, SeqCst);
         }
-        let took = start.elapsed();
         stop.store(true, SeqCst);
-        spinner.await.unwrap();
         assert!(
-            took < Duration::from_secs(1),
-            "20 x 5 ms sleeps took {took:?}"
+            spinner.await.unwrap(),
+            "a sleep did not complete while another task spun for {CAP:?}"
         );
     });
 }
@@ -129,13 +134,16 @@ fn socket_io_progresses_while_another_task_spins() {
             }
         });
         let running = Arc::new(AtomicBool::new(false));
-        let r = running.clone();
-        let spinner = weft::spawn(async move { spin_for(Duration::from_millis(1500), &r) });
+        let done = Arc::new(AtomicBool::new(false));
+        let (r, d) = (running.clone(), done.clone());
+        let spinner = weft::spawn(async move {
+            r.store(true, SeqCst);
+            spin_until(&d)
+        });
         while !running.load(SeqCst) {
             std::thread::yield_now();
         }
-        let start = Instant::now();
-        let took = weft::spawn(async move {
+        weft::spawn(async move {
             let mut c = weft::net::TcpStream::connect(addr).await.unwrap();
             let mut buf = [0u8; 4];
             for i in 0..50u32 {
@@ -143,15 +151,14 @@ fn socket_io_progresses_while_another_task_spins() {
                 c.read_exact(&mut buf).await.unwrap();
                 assert_eq!(u32::from_le_bytes(buf), i);
             }
-            start.elapsed()
         })
         .await
         .unwrap();
-        assert!(
-            took < Duration::from_millis(750),
-            "50 round trips took {took:?} beside a spinning task"
-        );
+        done.store(true, SeqCst);
         server.await.unwrap();
-        spinner.await.unwrap();
+        assert!(
+            spinner.await.unwrap(),
+            "50 round trips did not finish while another task spun for {CAP:?}"
+        );
     });
 }

@@ -100,19 +100,27 @@ fn is_finished_and_join_from_another_task() {
 #[test]
 fn join_set_collects_in_completion_order() {
     let rt = rt();
+    // Each member finishes when told to, in an order unlike the spawn
+    // order; join_next must hand them back as they finish (events, not
+    // timer spacing, decide the order).
     let order = rt.block_on(async {
         let mut set = JoinSet::new();
-        for ms in [30u64, 10, 20] {
+        let mut release = std::collections::HashMap::new();
+        for id in [30u64, 10, 20] {
+            let (tx, rx) = futures_channel::oneshot::channel::<()>();
+            release.insert(id, tx);
             set.spawn(async move {
-                weft::time::sleep(Duration::from_millis(ms)).await;
-                ms
+                rx.await.unwrap();
+                id
             });
         }
         assert_eq!(set.len(), 3);
         let mut order = Vec::new();
-        while let Some(r) = set.join_next().await {
-            order.push(r.unwrap());
+        for id in [10u64, 20, 30] {
+            release.remove(&id).unwrap().send(()).unwrap();
+            order.push(set.join_next().await.unwrap().unwrap());
         }
+        assert!(set.join_next().await.is_none());
         assert!(set.is_empty());
         order
     });

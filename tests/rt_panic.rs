@@ -1,7 +1,6 @@
 //! Panics are contained: a task's panic becomes a JoinError, and misuse
 //! panics with a message that says what to do.
 
-use std::time::Duration;
 use weft::Runtime;
 
 fn rt(workers: usize) -> Runtime {
@@ -49,11 +48,14 @@ fn panic_in_drop_of_cancelled_future_is_reported() {
     let rt = rt(1);
     let err = rt
         .block_on(async {
+            let (armed, is_armed) = futures_channel::oneshot::channel();
             let h = weft::spawn(async {
                 let _b = Bomb;
+                armed.send(()).unwrap();
                 std::future::pending::<()>().await
             });
-            weft::time::sleep(Duration::from_millis(5)).await;
+            // Abort only once the bomb exists (it is built in the first poll).
+            is_armed.await.unwrap();
             h.abort();
             h.await
         })

@@ -85,19 +85,23 @@ fn shutdown_timeout_returns_as_soon_as_drained() {
 fn shutdown_timeout_gives_up_on_a_stuck_task() {
     let rt = rt(1);
     let (tx, rx) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
     rt.spawn(async move {
         tx.send(()).unwrap();
-        // Blocks its worker for 3 s without yielding.
-        std::thread::sleep(Duration::from_secs(3));
+        // Blocks its worker without yielding until the test lets it go,
+        // which it does only once shutdown_timeout returned: waiting for
+        // this task would hang (bounded below).
+        let _ = released.recv_timeout(Duration::from_secs(60));
     });
     rx.recv().unwrap();
-    let t = Instant::now();
-    rt.shutdown_timeout(Duration::from_millis(100));
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "waited {:?}",
-        t.elapsed()
-    );
+    let (done, returned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        rt.shutdown_timeout(Duration::from_millis(100));
+        done.send(()).unwrap();
+    });
+    let res = returned.recv_timeout(Duration::from_secs(30));
+    release.send(()).unwrap();
+    res.expect("shutdown_timeout waited for a task stuck in its poll");
 }
 
 #[test]
@@ -192,10 +196,28 @@ fn blocking_tasks_not_started_are_cancelled_at_shutdown() {
         .max_blocking_threads(1)
         .build()
         .unwrap();
-    let first = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(200)));
+    let (started, is_started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let first = rt.spawn_blocking(move || {
+        started.send(()).unwrap();
+        // Holds the only pool thread until the drop below has begun.
+        let _ = released.recv_timeout(Duration::from_secs(60));
+    });
     let queued = rt.spawn_blocking(|| 5);
-    std::thread::sleep(Duration::from_millis(20));
+    is_started.recv().unwrap();
+    // The drop cancels `queued` (the only pool thread is busy with
+    // `first`, so nothing else can finish it), then waits for `first`:
+    // release `first` once `queued` is finished.
+    let releaser = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !queued.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = release.send(());
+        queued
+    });
     drop(rt);
+    let queued = releaser.join().unwrap();
     let other = rt_other();
     assert!(other.block_on(first).is_ok());
     assert!(other.block_on(queued).unwrap_err().is_cancelled());
@@ -203,18 +225,25 @@ fn blocking_tasks_not_started_are_cancelled_at_shutdown() {
 
 #[test]
 fn runtime_dropped_inside_spawn_blocking_does_not_hang() {
+    // Repeated: one round in a few used to hang (an earlier blocking job
+    // leaves an idle pool thread behind; see the blocking pool's docs).
     let outer = rt(1);
-    let inner = rt(1);
-    let h = inner.spawn_blocking(|| 1);
-    assert_eq!(outer.block_on(h).unwrap(), 1);
-    // Moving the runtime into one of its own blocking threads and dropping
-    // it there must neither deadlock nor panic.
-    let handle = inner.handle().clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    handle.spawn_blocking(move || {
-        drop(inner);
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("dropping the runtime from its own blocking thread hung");
+    for round in 0..20 {
+        let inner = rt(1 + round % 2);
+        let h = inner.spawn_blocking(|| 1);
+        assert_eq!(outer.block_on(h).unwrap(), 1);
+        // Moving the runtime into one of its own blocking threads and
+        // dropping it there must neither deadlock nor panic.
+        let handle = inner.handle().clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle.spawn_blocking(move || {
+            drop(inner);
+            tx.send(()).unwrap();
+        });
+        drop(handle);
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                panic!("round {round}: dropping the runtime from its own blocking thread hung")
+            });
+    }
 }

@@ -69,14 +69,26 @@ struct AliveThreads {
 }
 
 impl AliveThreads {
+    /// Counts one thread out and wakes the waiter in `shutdown`. Every
+    /// exit notifies, not only the last: a runtime dropped on one of its
+    /// own pool threads waits for the count to fall to one (itself), and a
+    /// notification only at zero left it waiting forever once a second,
+    /// idle pool thread had exited (the hang of
+    /// `rt_shutdown::runtime_dropped_inside_spawn_blocking_does_not_hang`).
     fn exited(&self) {
         let mut count = self.count.lock();
         *count -= 1;
-        let last = *count == 0;
         drop(count);
-        if last {
-            self.condvar.notify_all();
-        }
+        self.condvar.notify_all();
+    }
+}
+
+/// Counts a pool thread out of [`AliveThreads`] when dropped.
+struct CountOut(Arc<AliveThreads>);
+
+impl Drop for CountOut {
+    fn drop(&mut self) {
+        self.0.exited();
     }
 }
 
@@ -206,24 +218,25 @@ impl BlockingShared {
         crate::sync::thread::Builder::new()
             .name((self.thread_name)())
             .spawn(move || {
-                let enter = handle.enter();
-                let alive = shared.alive.clone();
-                shared.run();
-                // Let go of everything that keeps the runtime alive (the
+                // Declared first, so dropped last (also when unwinding): we
+                // let go of everything that keeps the runtime alive (the
                 // handle, the pool and its hooks, which hold the reactor)
-                // before saying we are gone.
-                drop(enter);
-                drop(handle);
-                alive.exited();
+                // before saying we are gone, and a panic cannot skip it.
+                let _count_out = CountOut(shared.alive.clone());
+                let (handle, shared) = (handle, shared);
+                let _enter = handle.enter();
+                shared.run();
             })
             .map(drop)
     }
 
     fn run(self: Arc<Self>) {
         IN_POOL.with(|p| p.set(Arc::as_ptr(&self)));
-        if let Some(hook) = &self.on_thread_start {
-            hook();
-        }
+        // The same runner as the workers': a panicking hook is reported and
+        // the thread goes on (it used to die here, with `num_threads`
+        // still counting it: the closures queued for it never ran and the
+        // runtime's drop waited for it forever).
+        crate::runtime::run_hook(self.on_thread_start.as_ref(), "on_thread_start");
         let mut state = self.state.lock();
         loop {
             if let Some(task) = state.queue.pop_front() {
@@ -257,9 +270,7 @@ impl BlockingShared {
         }
         state.num_threads -= 1;
         drop(state);
-        if let Some(hook) = &self.on_thread_stop {
-            hook();
-        }
+        crate::runtime::run_hook(self.on_thread_stop.as_ref(), "on_thread_stop");
     }
 
     /// Cancels queued closures and waits for running ones, up to `timeout`.

@@ -371,3 +371,35 @@ fn trace_stop_vs_recording_worker() {
         assert!(polls.iter().all(|p| p.start <= p.end && p.lane == 0));
     });
 }
+
+/// Spawns past a full local queue racing a shutdown that does not wait for
+/// the workers (`shutdown_background`, or a `shutdown_timeout` that
+/// expired): the overflowing child may reach the injector after the
+/// shutdown drained it. The spawner must then drain it itself, as
+/// `push_remote` does; a `Notified` left in the injector keeps the
+/// scheduler's `Arc` alive, which loom reports as a leak. (Removing the
+/// re-check after the push in `Core::overflow` makes this model fail with
+/// "Arc leaked"; it was missing until the model found it.)
+#[test]
+fn overflow_vs_shutdown_background() {
+    loom::model(|| {
+        // A maintenance tick (which checks the shutdown flag) after every
+        // task: the worker exits right after the poll that overflowed,
+        // without looking at the injector again.
+        let rt = Builder::new()
+            .worker_threads(1)
+            .event_interval(1)
+            .build()
+            .unwrap();
+        let handle = rt.handle().clone();
+        drop(rt.spawn(async move {
+            // The third spawn pushes the second child out of the LIFO
+            // slot past the full local queue (the loom capacity is 1).
+            for _ in 0..3 {
+                drop(handle.spawn(async {}));
+            }
+        }));
+        // Loom runs the worker to its end before it checks for leaks.
+        rt.shutdown_background();
+    });
+}

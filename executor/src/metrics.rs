@@ -177,6 +177,23 @@ impl RuntimeMetrics {
     pub fn blocking_queue_depth(&self) -> usize {
         self.blocking.queue_depth()
     }
+
+    /// Panics that escaped a turn of the I/O and timer driver (a waker of
+    /// a timer or socket that panicked, or the driver itself) since the
+    /// runtime started. Each was printed by the panic hook and contained:
+    /// the driver goes on turning (see `docs/scheduler.md`, "Panics").
+    ///
+    /// ```
+    /// // (`weft::Runtime::metrics` returns the same type.)
+    /// let rt = weft_executor::Executor::new().unwrap();
+    /// assert_eq!(rt.metrics().driver_panic_count(), 0);
+    /// ```
+    pub fn driver_panic_count(&self) -> u64 {
+        self.shared
+            .driver
+            .as_ref()
+            .map_or(0, |slot| slot.panic_count())
+    }
 }
 
 impl std::fmt::Debug for RuntimeMetrics {

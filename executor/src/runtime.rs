@@ -22,7 +22,17 @@
 //!
 //! Nothing can leak: every task is in the owned list from spawn to
 //! completion (step 3 reaches it), and every `Notified` is in a local queue
-//! (step 2), the injector (step 4) or a wake path that drops it.
+//! (step 2), the injector (step 4; a push racing it, from outside or from a
+//! worker's overflow, drains it again itself) or a wake path that drops it.
+//!
+//! Nothing can hang: every runtime thread counts itself out through a guard
+//! (`CountOut`) that runs last, also when the thread unwinds; a panic from
+//! a waker or the driver is contained in the driver turn
+//! (`scheduler/park.rs`), and one from a thread hook by `run_hook`. From
+//! inside a task, `shutdown_background` is allowed (it waits for nothing);
+//! a drop or `shutdown_timeout` there first shuts everything down without
+//! waiting, then panics with an explanation. The policy is in
+//! `docs/scheduler.md`, "Panics in the driver and in thread hooks".
 
 use crate::blocking::{BlockingShared, Hook, PoolConfig};
 use crate::metrics::RuntimeMetrics;
@@ -296,7 +306,7 @@ impl Builder {
         };
         for (index, local) in locals.into_iter().enumerate() {
             let handle = handle.clone();
-            let exited = exited.clone();
+            let exited = CountOut(exited.clone());
             let start = self.on_thread_start.clone();
             let stop = self.on_thread_stop.clone();
             let mut builder = thread::Builder::new().name((self.thread_name)());
@@ -304,21 +314,19 @@ impl Builder {
                 builder = builder.stack_size(size);
             }
             let spawned = builder.spawn(move || {
+                // Declared first, so dropped last (also when unwinding):
+                // everything that keeps the runtime alive (the handle; the
+                // hooks, which hold the reactor) goes before we count
+                // ourselves out, so the runtime's drop returns with its
+                // file descriptors closed, and a panic cannot skip it.
+                let _count_out = exited;
+                let (handle, start, stop) = (handle, start, stop);
                 let _enter = handle.enter();
                 // A panicking hook must not kill the worker (its queue
                 // would be stranded); report it and go on.
                 run_hook(start.as_ref(), "on_thread_start");
                 worker::run(handle.shared.clone(), index, local);
                 run_hook(stop.as_ref(), "on_thread_stop");
-                // Everything that keeps the runtime alive (the hooks hold
-                // the reactor) goes before we count ourselves out, so the
-                // runtime's drop returns with its file descriptors closed.
-                drop((start, stop));
-                drop(_enter);
-                drop(handle);
-                let (count, cv) = &*exited;
-                *count.lock() += 1;
-                cv.notify_all();
             });
             match spawned {
                 Ok(t) => executor.threads.push(t),
@@ -336,17 +344,15 @@ impl Builder {
         // With long polls watched it runs for one worker too.
         if handle.shared.driver.is_some() && (n > 1 || watch_polls) && !cfg!(loom) {
             let shared = handle.shared.clone();
-            let exited = exited.clone();
+            let exited = CountOut(exited.clone());
             let spawned = thread::Builder::new()
                 .name("weft-monitor".into())
                 .spawn(move || {
+                    // Dropped last: counted out only once it let go of the
+                    // runtime (the driver holds file descriptors).
+                    let _count_out = exited;
+                    let shared = shared;
                     crate::scheduler::monitor::run(&shared);
-                    // Counted out only once it let go of the runtime (the
-                    // driver holds file descriptors).
-                    drop(shared);
-                    let (count, cv) = &*exited;
-                    *count.lock() += 1;
-                    cv.notify_all();
                 });
             match spawned {
                 Ok(t) => executor.threads.push(t),
@@ -360,7 +366,22 @@ impl Builder {
     }
 }
 
-fn run_hook(hook: Option<&Hook>, name: &str) {
+/// Counts a runtime thread out when dropped (at its end, or while it
+/// unwinds), so that shutdown never waits for a thread that died.
+struct CountOut(Arc<(Mutex<usize>, Condvar)>);
+
+impl Drop for CountOut {
+    fn drop(&mut self) {
+        let (count, cv) = &*self.0;
+        *count.lock() += 1;
+        cv.notify_all();
+    }
+}
+
+/// Runs a thread hook (`on_thread_start` / `on_thread_stop`) on a worker or
+/// a blocking-pool thread. A panicking hook must not kill the thread: the
+/// panic hook has printed the panic; we say what happens next and go on.
+pub(crate) fn run_hook(hook: Option<&Hook>, name: &str) {
     if let Some(hook) = hook {
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook())).is_err() {
             eprintln!("weft: the {name} hook panicked; the thread goes on");
@@ -435,22 +456,39 @@ impl Executor {
         self.shutdown(Some(timeout));
     }
 
-    /// Shuts down without waiting for any thread.
+    /// Shuts down without waiting for any thread. Unlike dropping the
+    /// executor, this may be called from inside an asynchronous task.
     pub fn shutdown_background(mut self) {
         self.shutdown(Some(Duration::ZERO));
     }
 
     fn shutdown(&mut self, timeout: Option<Duration>) {
-        if self.threads.is_empty() && self.handle.shared.owned.is_closed() {
+        if self.is_shut_down() {
             return;
         }
-        if context::is_worker_thread() {
+        if timeout != Some(Duration::ZERO) && context::is_worker_thread() {
+            // Waiting here would block a worker. Stop everything without
+            // waiting first (so no thread of this runtime lives on), then
+            // explain. `shutdown_background` waits for nothing: allowed.
+            self.shutdown_threads(Some(Duration::ZERO));
             panic!(
                 "a weft runtime was dropped (or shut down) from inside an asynchronous task: \
                  that would block a worker thread while waiting for the workers to stop. \
                  Drop it from outside the runtime, or use `shutdown_background`, \
                  or move it into `spawn_blocking`"
             );
+        }
+        self.shutdown_threads(timeout);
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.threads.is_empty() && self.handle.shared.owned.is_closed()
+    }
+
+    /// Steps 1-6 of the module docs, waiting at most `timeout`.
+    fn shutdown_threads(&mut self, timeout: Option<Duration>) {
+        if self.is_shut_down() {
+            return;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let shared = &self.handle.shared;
@@ -485,7 +523,13 @@ impl Executor {
         shared.owned.close_and_shutdown_all();
         shared.drain_injector();
         if let Some(slot) = &shared.driver {
-            slot.driver().shutdown();
+            // Wakes every waiter: foreign code. A panic there is counted
+            // like one in a driver turn, and the shutdown goes on.
+            let woken =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| slot.driver().shutdown()));
+            if woken.is_err() {
+                slot.count_panic();
+            }
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.handle.blocking.shutdown(left);
@@ -495,9 +539,9 @@ impl Executor {
 impl Drop for Executor {
     fn drop(&mut self) {
         if std::thread::panicking() && context::is_worker_thread() {
-            // Unwinding on a worker: panicking again would abort; leave
-            // the runtime to stop in the background.
-            self.handle.shared.begin_shutdown();
+            // Unwinding on a worker: panicking again would abort; stop the
+            // runtime in the background.
+            self.shutdown_threads(Some(Duration::ZERO));
             return;
         }
         self.shutdown(None);

@@ -203,19 +203,38 @@ impl Driver {
             panic!("weft reactor: waiting on the OS poller failed: {e}");
         }
 
-        // 3. Timers.
-        let fired = self.timer.process_at(Instant::now());
+        // 3. Timers. A panicking waker (foreign code) must cost neither the
+        // I/O events already taken from the poller nor the other wakers:
+        // the panic is held until the end of the turn, then resumed for the
+        // executor to contain and count (its `DriverOwner::turn`).
+        let mut first_panic = None;
+        let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.timer.process_at(Instant::now())
+        }))
+        .unwrap_or_else(|payload| {
+            first_panic = Some(payload);
+            0
+        });
 
         // 4. Event handling.
         let delivered = reactor.dispatch(events, wakers);
         let woken = wakers.len();
-        wakers.drain(..).for_each(Waker::wake);
+        for waker in wakers.drain(..) {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()))
+            {
+                first_panic.get_or_insert(payload);
+            }
+        }
 
         // Relaxed: statistics only; nothing is published through them.
         self.stats.turns.fetch_add(1, Relaxed);
         self.stats.events.fetch_add(delivered, Relaxed);
         self.stats.timers_fired.fetch_add(fired, Relaxed);
         self.stats.wakes.fetch_add(woken, Relaxed);
+        if let Some(payload) = first_panic {
+            std::panic::resume_unwind(payload);
+        }
     }
 }
 

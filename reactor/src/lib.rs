@@ -89,7 +89,7 @@ mod sync;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
-pub use async_io::Async;
+pub use async_io::{Async, IoSafe};
 pub use context::EnterGuard;
 pub use driver::{Driver, DriverStats};
 pub use reactor::{Handle, Reactor};

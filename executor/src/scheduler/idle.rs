@@ -146,6 +146,7 @@ impl Idle {
     }
 
     #[cfg(test)]
+    #[cfg_attr(loom, allow(dead_code))] // used by the unit tests, which loom skips
     pub(crate) fn num_searching_now(&self) -> usize {
         Self::num_searching(self.state.load(SeqCst))
     }

@@ -12,6 +12,17 @@
 //! their condvars. `unpark` reads which of the two the worker chose and wakes
 //! it the right way: `Driver::unpark` (which is `Poller::notify`) for the
 //! driver owner, the condvar for the rest.
+//!
+//! Panics: a driver turn runs foreign code (the wakers of every timer and
+//! socket that fired, and the `Driver` itself), so it runs under
+//! `catch_unwind` ([`DriverOwner::turn`]). A panic that escapes it is counted
+//! (`RuntimeMetrics::driver_panic_count`; the panic hook has already printed
+//! it, as std prints a thread's panic) and the worker goes on: before this,
+//! it unwound the worker thread with the driver still locked, its parker
+//! still "in the driver" and its index still in the sleeper list, and every
+//! timer and socket of the runtime stalled. The lock is released by the
+//! owner guard's `Drop` all the same, so no unwinding path can skip it
+//! (STYLE.md item 8).
 
 use super::monitor::Monitor;
 use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex};
@@ -33,6 +44,33 @@ pub(crate) struct DriverSlot {
     turns: AtomicUsize,
     /// Watches that the driver keeps turning (see `monitor.rs`).
     monitor: Monitor,
+    /// Panics caught around driver turns (see the module docs).
+    panics: AtomicUsize,
+}
+
+/// Proof of owning the driver (from [`DriverSlot::try_own`]); dropping it
+/// unlocks the slot, also while unwinding.
+pub(crate) struct DriverOwner<'a>(&'a DriverSlot);
+
+impl DriverOwner<'_> {
+    /// One driver turn (see [`Driver::park`]), with any panic that escapes
+    /// it contained and counted: the panic hook has printed it; the runtime
+    /// goes on turning the driver.
+    pub(crate) fn turn(&self, timeout: Option<Duration>) {
+        let slot = self.0;
+        let turned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::trace::driver_turn(&*slot.driver, timeout)
+        }));
+        if turned.is_err() {
+            slot.count_panic();
+        }
+    }
+}
+
+impl Drop for DriverOwner<'_> {
+    fn drop(&mut self) {
+        self.0.unlock();
+    }
 }
 
 impl DriverSlot {
@@ -42,7 +80,28 @@ impl DriverSlot {
             owned: AtomicBool::new(false),
             turns: AtomicUsize::new(0),
             monitor: Monitor::default(),
+            panics: AtomicUsize::new(0),
         }
+    }
+
+    /// Takes the driver if nobody holds it; the returned owner unlocks it
+    /// when dropped.
+    pub(crate) fn try_own(&self) -> Option<DriverOwner<'_>> {
+        // `then`, not `then_some`: an owner built eagerly and dropped on
+        // failure would unlock the driver under its real owner.
+        self.try_lock().then(|| DriverOwner(self))
+    }
+
+    /// Counts a panic that escaped the driver (a turn, or its shutdown).
+    #[cold]
+    pub(crate) fn count_panic(&self) {
+        // Relaxed: a statistic; nothing is published through it.
+        self.panics.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn panic_count(&self) -> u64 {
+        // Relaxed: see `count_panic`.
+        self.panics.load(Relaxed) as u64
     }
 
     /// Acquire: pairs with `unlock`'s Release, so the new owner sees what
@@ -119,28 +178,22 @@ impl Parker {
         {
             return;
         }
-        if let Some(slot) = driver {
-            if slot.try_lock() {
-                self.park_driver(slot.driver(), None);
-                slot.unlock();
-                return;
-            }
+        if let Some(owner) = driver.and_then(DriverSlot::try_own) {
+            self.park_driver(&owner, None);
+            return;
         }
         self.park_condvar();
     }
 
-    /// Runs one non-blocking driver turn if nobody else owns the driver.
-    pub(crate) fn poll_driver(&self, driver: Option<&DriverSlot>) -> bool {
-        let Some(slot) = driver else { return false };
-        if !slot.try_lock() {
-            return false;
+    /// Runs one non-blocking driver turn if nobody else owns the driver
+    /// (if somebody does, that owner is turning it: nothing is lost).
+    pub(crate) fn poll_driver(&self, driver: Option<&DriverSlot>) {
+        if let Some(owner) = driver.and_then(DriverSlot::try_own) {
+            owner.turn(Some(Duration::ZERO));
         }
-        crate::trace::driver_turn(slot.driver(), Some(Duration::ZERO));
-        slot.unlock();
-        true
     }
 
-    fn park_driver(&self, driver: &dyn Driver, timeout: Option<Duration>) {
+    fn park_driver(&self, owner: &DriverOwner<'_>, timeout: Option<Duration>) {
         // AcqRel on success: Release publishes PARKED_DRIVER so an unparker
         // knows to call `Driver::unpark`; on failure Acquire pairs with
         // `unpark`'s Release.
@@ -156,7 +209,8 @@ impl Parker {
             Err(actual) => unreachable!("park_driver: state {actual}"),
         }
         let parked = crate::trace::parked(crate::trace::event::PARK_DRIVER);
-        crate::trace::driver_turn(driver, timeout);
+        // Contains a panic, so the state below is always reset.
+        owner.turn(timeout);
         drop(parked);
         // Acquire: pairs with `unpark`'s Release if it came during the wait.
         match self.state.swap(EMPTY, Acquire) {

@@ -29,8 +29,9 @@ use super::long_poll::run_watched;
 use super::{Notified, Shared};
 use crate::coop;
 use crate::sync::deque::{Steal, Worker};
-use crate::sync::Arc;
+use crate::sync::{fence, Arc};
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 /// Polls of LIFO-slot tasks allowed per tick before the slot is bypassed:
@@ -119,10 +120,24 @@ impl Core {
 
     /// A fresh task past a full local queue: to the injector, where every
     /// worker finds it (the caller wakes one).
+    ///
+    /// Shutdown may be racing us: a worker still polling after an expired
+    /// `shutdown_timeout` (or a `shutdown_background`) can push here after
+    /// the shutdown drained the injector, and then exit at its next tick
+    /// without looking at the injector again. So, as in `push_remote`: push,
+    /// fence, read the flag, and drain ourselves if it is set (loom:
+    /// `overflow_vs_shutdown_background`).
     #[cold]
     fn overflow(&mut self, shared: &Shared, task: Notified) {
         shared.remotes[self.index].metrics.overflow_count.add(1);
         shared.injector.push(task);
+        // SeqCst: orders the push before the flag load, against the
+        // shutdown's flag store (SeqCst) before its drain; the pair of
+        // `push_remote` (where F1 in `notify_parked` is this fence).
+        fence(SeqCst);
+        if shared.is_shutdown() {
+            shared.drain_injector();
+        }
     }
 
     fn next_task(&mut self, shared: &Shared) -> Option<Notified> {
@@ -220,7 +235,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Worker<Notified>) {
     });
     context::set(&cx, || {
         let core = run_loop(&cx, core);
-        shutdown_core(&cx, core);
+        shutdown_core(core);
     });
 }
 
@@ -398,7 +413,7 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
     core
 }
 
-fn shutdown_core(_cx: &WorkerContext, mut core: Box<Core>) {
+fn shutdown_core(mut core: Box<Core>) {
     drop(core.lifo_slot.take());
     core.deferred.clear();
     while let Some(task) = core.local.pop() {

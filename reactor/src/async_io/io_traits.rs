@@ -2,7 +2,9 @@
 //! and the byte-stream write the `net` types share.
 //!
 //! The generic impls clear readiness only on `WouldBlock` (see the parent
-//! module for why they do not guess from short transfers).
+//! module for why they do not guess from short transfers). They run `T`'s
+//! own `Read`/`Write`, foreign code, so they require `T: IoSafe` (see
+//! `io_safe.rs`): the fd stays the one registered with the poller.
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::AsFd;
@@ -11,7 +13,7 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use super::Async;
+use super::{Async, IoSafe};
 use crate::readiness::Direction;
 
 /// Byte-stream writes for the `net` types: like the generic impls, plus the
@@ -81,7 +83,7 @@ where
     io.write_vectored(bufs)
 }
 
-impl<T: AsFd + Read> AsyncRead for Async<T> {
+impl<T: IoSafe + Read> AsyncRead for Async<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -101,7 +103,7 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
     }
 }
 
-impl<T: AsFd> AsyncRead for &Async<T>
+impl<T: IoSafe> AsyncRead for &Async<T>
 where
     for<'a> &'a T: Read,
 {
@@ -127,7 +129,7 @@ where
     }
 }
 
-impl<T: AsFd + Write> AsyncWrite for Async<T> {
+impl<T: IoSafe + Write> AsyncWrite for Async<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -168,7 +170,7 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
     }
 }
 
-impl<T: AsFd> AsyncWrite for &Async<T>
+impl<T: IoSafe> AsyncWrite for &Async<T>
 where
     for<'a> &'a T: Write,
 {

@@ -13,7 +13,10 @@
 //! while more is still waiting, and edge-triggered polling would then
 //! report nothing new.
 
+mod io_safe;
 mod io_traits;
+
+pub use io_safe::IoSafe;
 
 use std::fmt;
 use std::future::poll_fn;
@@ -39,9 +42,11 @@ use crate::source::{ReadyEvent, Source};
 ///   readiness and leave the syscall to you;
 /// * [`read_with`](Async::read_with) / [`write_with`](Async::write_with) run
 ///   your non-blocking operation until it stops saying `WouldBlock`;
-/// * `Async<T>` implements [`AsyncRead`] / [`AsyncWrite`] when `T`
-///   implements [`std::io::Read`] / [`std::io::Write`]; `&Async<T>` does
-///   when `&T` does.
+/// * `Async<T>` implements [`futures_io::AsyncRead`] /
+///   [`futures_io::AsyncWrite`] when `T` implements [`std::io::Read`] /
+///   [`std::io::Write`]; `&Async<T>` does when `&T` does; in both cases
+///   `T` must be [`IoSafe`] (its I/O methods cannot close the registered
+///   fd: every std socket, pipe and file is).
 ///
 /// Dropping it (or [`into_inner`](Async::into_inner)) deletes the fd from the
 /// poller before the fd is closed or handed back.
