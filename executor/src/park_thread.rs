@@ -31,7 +31,8 @@ crate::sync::thread_local! {
 
 /// `watch` registers the thread's waker with the runtime's `UnhandledPanic`
 /// policy (`None` with the default policy); the registration panics if the
-/// runtime was shut down by a task's panic, before every poll.
+/// runtime was shut down by a task's panic, before every poll and after the
+/// last one.
 #[track_caller]
 pub(crate) fn block_on<'w, F: Future>(
     future: F,
@@ -46,6 +47,14 @@ pub(crate) fn block_on<'w, F: Future>(
             registration.check();
         }
         if let Poll::Ready(out) = crate::runtime::budgeted(|| future.as_mut().poll(&mut cx)) {
+            // Once more after the poll: the policy may have fired while it
+            // ran. A future that awaited the panicking task itself sees its
+            // output only after the policy fired (the harness applies the
+            // policy before it publishes the output), so this check always
+            // catches that case, instead of returning the `JoinError`.
+            if let Some(registration) = &registration {
+                registration.check();
+            }
             return out;
         }
         unparker.0.park(None);
