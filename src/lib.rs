@@ -283,8 +283,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match weft_executor::Handle::try_current() {
-        Ok(h) => h.spawn(future),
+    // Borrowed, not cloned: a clone would write the runtime's reference
+    // count twice per spawn, a line shared by every spawning core.
+    match weft_executor::Handle::with_current(|h| h.spawn(future)) {
+        Ok(task) => task,
         Err(_) => panic!(
             "`weft::spawn` was called outside a weft runtime: call it from inside a task, \
              from inside `Runtime::block_on`, or after `Runtime::enter()`; \
@@ -304,8 +306,8 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match weft_executor::Handle::try_current() {
-        Ok(h) => h.spawn_blocking(f),
+    match weft_executor::Handle::with_current(|h| h.spawn_blocking(f)) {
+        Ok(task) => task,
         Err(_) => panic!(
             "`weft::spawn_blocking` was called outside a weft runtime: call it from inside \
              a task, from inside `Runtime::block_on`, or after `Runtime::enter()`"

@@ -230,3 +230,10 @@ fn spawn_blocking_can_use_the_runtime() {
     });
     assert_eq!(v, 9);
 }
+
+#[test]
+#[should_panic(expected = "`JoinSet::spawn` was called outside a weft runtime")]
+fn join_set_spawn_outside_a_runtime_says_how_to_get_in() {
+    let mut set = weft::task::JoinSet::new();
+    set.spawn(async {});
+}

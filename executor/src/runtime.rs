@@ -626,10 +626,37 @@ impl Handle {
             .ok_or(TryCurrentError(()))
     }
 
+    /// Calls `f` with the runtime this thread is in, borrowed: unlike
+    /// [`try_current`](Handle::try_current), no reference count of the
+    /// runtime's shared state is touched. `weft::spawn` goes through here:
+    /// the count is one cache line that every spawning core would otherwise
+    /// write twice per spawn (docs/scaling.md).
+    ///
+    /// `f` must not call [`enter`](Handle::enter) (it panics if it does);
+    /// `spawn` never does.
+    ///
+    /// # Errors
+    ///
+    /// [`TryCurrentError`] outside a runtime; `f` is then not called.
+    pub fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurrentError> {
+        CURRENT
+            .try_with(|c| c.borrow().as_ref().map(f))
+            .ok()
+            .flatten()
+            .ok_or(TryCurrentError(()))
+    }
+
     /// Makes this runtime the current one on this thread until the guard
     /// is dropped, so that `spawn` and `Handle::current` work here.
     pub fn enter(&self) -> EnterGuard {
-        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        let prev = CURRENT.with(|c| {
+            let mut current = c.try_borrow_mut().expect(
+                "`Handle::enter` was called while this thread's current runtime is borrowed \
+                 (from code run inside `weft::spawn`, such as a future's destructor): \
+                 enter the runtime before spawning, or from another place",
+            );
+            current.replace(self.clone())
+        });
         EnterGuard {
             prev,
             _not_send: std::marker::PhantomData,

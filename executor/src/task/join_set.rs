@@ -236,7 +236,10 @@ impl<T: Send + 'static> JoinSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.insert(Handle::current().spawn(future))
+        match Handle::with_current(|h| h.spawn(future)) {
+            Ok(task) => self.insert(task),
+            Err(_) => no_runtime(),
+        }
     }
 
     /// Spawns a task on the given runtime into the set.
@@ -253,7 +256,10 @@ impl<T: Send + 'static> JoinSet<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        self.insert(Handle::current().spawn_blocking(f))
+        match Handle::with_current(|h| h.spawn_blocking(f)) {
+            Ok(task) => self.insert(task),
+            Err(_) => no_runtime(),
+        }
     }
 }
 
@@ -267,4 +273,13 @@ impl<T> fmt::Debug for JoinSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinSet").field("len", &self.len).finish()
     }
+}
+
+#[cold]
+#[track_caller]
+fn no_runtime() -> ! {
+    panic!(
+        "`JoinSet::spawn` was called outside a weft runtime: call it from inside a task, \
+         from inside `Runtime::block_on`, or after `Runtime::enter()`; or use `spawn_on`"
+    )
 }
