@@ -16,11 +16,16 @@ pub struct JoinError {
     id: Id,
 }
 
+/// Eight bytes: the panic payload's fat box is boxed once more, so that
+/// `Repr` is one thin pointer (null for `Cancelled`) and `JoinError` is 16
+/// bytes. A `JoinError` lives inside every task cell's output slot
+/// (`Stage::Finished` in `core.rs`), so its size is paid by every task,
+/// while the extra allocation is paid only on the panic path.
 enum Repr {
     Cancelled,
     /// The Mutex only makes the payload `Sync` so that `JoinError` can be
     /// used as a `dyn Error + Send + Sync`; nothing contends on it.
-    Panic(Mutex<Box<dyn Any + Send + 'static>>),
+    Panic(Box<Mutex<Box<dyn Any + Send + 'static>>>),
 }
 
 impl JoinError {
@@ -33,7 +38,7 @@ impl JoinError {
 
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
-            repr: Repr::Panic(Mutex::new(payload)),
+            repr: Repr::Panic(Box::new(Mutex::new(payload))),
             id,
         }
     }
@@ -67,7 +72,7 @@ impl JoinError {
     /// The panic payload, or the error back if it is not a panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic(p) => Ok(p.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Repr::Panic(p) => Ok((*p).into_inner().unwrap_or_else(|e| e.into_inner())),
             Repr::Cancelled => Err(self),
         }
     }

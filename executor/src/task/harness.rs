@@ -170,14 +170,14 @@ impl<T: Future, S: Schedule> Harness<T, S> {
     fn store_output(&self, output: Result<T::Output, JoinError>) {
         let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the caller holds RUNNING, so the stage is ours.
-            unsafe { self.core().set_stage(Stage::Consumed) }
+            unsafe { self.core().drop_stage() }
         }));
         let output = match dropped {
             Ok(()) => output,
             Err(payload) => Err(JoinError::panic(self.header().id, payload)),
         };
-        // SAFETY: as above; dropping `Consumed` cannot panic.
-        unsafe { self.core().set_stage(Stage::Finished(output)) };
+        // SAFETY: as above; `drop_stage` left the stage `Consumed`, even on a panic.
+        unsafe { self.core().store_finished(output) };
     }
 
     /// Drops the future (the caller holds RUNNING) and stores the
@@ -186,14 +186,14 @@ impl<T: Future, S: Schedule> Harness<T, S> {
         let id = self.header().id;
         let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the caller holds RUNNING.
-            unsafe { self.core().set_stage(Stage::Consumed) }
+            unsafe { self.core().drop_stage() }
         }));
         let output = match dropped {
             Ok(()) => Err(JoinError::cancelled(id)),
             Err(payload) => Err(JoinError::panic(id, payload)),
         };
         // SAFETY: as above.
-        unsafe { self.core().set_stage(Stage::Finished(output)) };
+        unsafe { self.core().store_finished(output) };
     }
 
     /// RUNNING -> COMPLETE; hand the output to the join handle (or drop
@@ -207,7 +207,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
             if !prev.is_join_interested() {
                 // Nobody will read the output: the stage is still ours.
                 // SAFETY: COMPLETE with no JOIN_INTEREST leaves the stage to us.
-                unsafe { self.core().set_stage(Stage::Consumed) };
+                unsafe { self.core().drop_stage() };
             } else if prev.is_join_waker_set() {
                 // SAFETY: JOIN_WAKER was set when we completed, so the handle
                 // stored a waker and will never write the slot again.
@@ -310,7 +310,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
                 // Completed with our interest set: the output is ours to drop.
                 let _ = catch_unwind(AssertUnwindSafe(|| {
                     // SAFETY: see `complete`: the stage belongs to the handle.
-                    unsafe { self.core().set_stage(Stage::Consumed) }
+                    unsafe { self.core().drop_stage() }
                 }));
             }
             Ok(true) => {

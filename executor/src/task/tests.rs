@@ -380,6 +380,58 @@ fn panic_in_the_futures_destructor_becomes_the_output() {
     }
 }
 
+#[test]
+fn future_whose_destructor_panics_is_dropped_once_and_the_cell_freed() {
+    // The rest of the future (the token) is still dropped on the way out of
+    // the panicking destructor, exactly once, and the stage is left empty.
+    let sched = Rt::new();
+    let drops = Drops::default();
+    let token = drops.token();
+    let mut handle = sched.spawn(async move {
+        let _token = token;
+        let _bomb = PanicOnDrop;
+        std::future::pending::<()>().await;
+    });
+    sched.run();
+    handle.abort();
+    sched.run();
+    assert_eq!(drops.count(), 1);
+    let (_counter, waker) = count_waker();
+    assert!(matches!(poll_join(&mut handle, &waker), Poll::Ready(Err(e)) if e.is_panic()));
+    drop(handle);
+    assert_eq!(drops.count(), 1);
+    assert_eq!(sched.cells(), 0);
+}
+
+#[test]
+fn output_whose_destructor_panics_is_dropped_once_by_the_join_handle() {
+    let sched = Rt::new();
+    let drops = Drops::default();
+    let token = drops.token();
+    let handle = sched.spawn(async move { (PanicOnDrop, token) });
+    sched.run();
+    assert_eq!(drops.count(), 0, "the output waits for the handle");
+    // The panic is caught inside; the handle's drop returns normally.
+    drop(handle);
+    assert_eq!(drops.count(), 1);
+    assert_eq!(sched.cells(), 0);
+}
+
+#[test]
+fn unjoined_errors_are_dropped_with_the_cell() {
+    // A detached task's panic and an aborted task's cancellation, each
+    // dropped at completion (no join interest) or with the handle.
+    let sched = Rt::new();
+    drop(sched.spawn(async { panic!("nobody joins this") }));
+    let handle = sched.spawn(std::future::pending::<()>());
+    sched.run();
+    handle.abort();
+    sched.run();
+    assert_eq!(sched.cells(), 1, "the handle keeps the cancelled cell");
+    drop(handle);
+    assert_eq!(sched.cells(), 0);
+}
+
 // ----- abort -----------------------------------------------------------------
 
 #[test]
