@@ -130,7 +130,7 @@ impl RuntimeMetrics {
     /// `on_long_poll`, as nothing is watched then.
     ///
     /// ```
-    /// let rt = weft_executor::Builder::new().worker_threads(1).build().unwrap();
+    /// let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
     /// assert_eq!(rt.metrics().worker_long_poll_count(0), 0);
     /// ```
     pub fn worker_long_poll_count(&self, i: usize) -> u64 {
@@ -184,8 +184,7 @@ impl RuntimeMetrics {
     /// the driver goes on turning (see `docs/scheduler.md`, "Panics").
     ///
     /// ```
-    /// // (`weft::Runtime::metrics` returns the same type.)
-    /// let rt = weft_executor::Executor::new().unwrap();
+    /// let rt = weft::Runtime::new().unwrap();
     /// assert_eq!(rt.metrics().driver_panic_count(), 0);
     /// ```
     pub fn driver_panic_count(&self) -> u64 {

@@ -44,9 +44,9 @@ use std::task::Waker;
 /// closure's `JoinHandle`, as in tokio.
 ///
 /// ```
-/// use weft_executor::UnhandledPanic;
+/// use weft::UnhandledPanic;
 ///
-/// let rt = weft_executor::Builder::new()
+/// let rt = weft::Runtime::builder()
 ///     .worker_threads(1)
 ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
 ///     .build()

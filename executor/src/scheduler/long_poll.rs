@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 /// at work):
 ///
 /// ```
-/// fn log_stall(stall: &weft_executor::LongPoll) {
+/// fn log_stall(stall: &weft::LongPoll) {
 ///     eprintln!(
 ///         "task {} has blocked worker {} for {:?} so far",
 ///         stall.task_id, stall.worker, stall.elapsed

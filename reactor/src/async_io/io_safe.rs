@@ -46,10 +46,10 @@ use std::os::fd::AsFd;
 /// }
 /// // SAFETY: `read` only reads through the stream it holds; nothing
 /// // closes or replaces it.
-/// unsafe impl weft_reactor::IoSafe for Logged {}
+/// unsafe impl weft::io::IoSafe for Logged {}
 ///
-/// fn is_async_read<R: futures_io::AsyncRead>() {}
-/// is_async_read::<weft_reactor::Async<Logged>>();
+/// fn is_async_read<R: weft::io::AsyncRead>() {}
+/// is_async_read::<weft::io::Async<Logged>>();
 /// ```
 ///
 /// Without the promise there is no `AsyncRead`:
@@ -71,8 +71,8 @@ use std::os::fd::AsFd;
 ///     }
 /// }
 ///
-/// fn is_async_read<R: futures_io::AsyncRead>() {}
-/// is_async_read::<weft_reactor::Async<Swapper>>();
+/// fn is_async_read<R: weft::io::AsyncRead>() {}
+/// is_async_read::<weft::io::Async<Swapper>>();
 /// ```
 pub unsafe trait IoSafe: AsFd {}
 
