@@ -21,7 +21,8 @@
 //!   connection task spawned through `weft::compat::hyper::WeftExecutor`;
 //! - tokio: hyper-util's `TokioIo` over tokio's `TcpStream`, `tokio::spawn`.
 //!
-//! In both, the accept loop is itself a task on the workers (the thread that
+//! Both listen with a backlog of 1024 ([`BACKLOG`], which says why). In
+//! both, the accept loop is itself a task on the workers (the thread that
 //! called `block_on` only waits), so each server runs on exactly 2 threads.
 //!
 //! Each server runs in a **child process** of its own (this binary re-run
@@ -54,8 +55,12 @@
 //!    for it): **time to open N**; settle, read the RSS again:
 //!    **bytes per connection** = RSS delta / N;
 //! 3. 64 of the N connections run request/response for the same time while
-//!    the other N - 64 stay idle: **requests/s with N open**; its ratio to
-//!    step 1 shows a throughput cliff if there is one (1.0 = none).
+//!    the other N - 64 stay idle: **requests/s with N open**;
+//! 4. the N - 64 idle ones close; after a settle the same 64 run once more.
+//!    Requests/s with 64 open is the mean of steps 1 and 4, which bracket
+//!    step 3 in time (so warm-up and drift cancel to first order); the
+//!    ratio of step 3 to it shows a throughput cliff if there is one (1.0 =
+//!    none).
 //!
 //! Every connect and every exchange has a timeout (`IO_TIMEOUT`).
 //!
@@ -68,7 +73,10 @@
 //! N is lowered to what fits and the run says so.
 //!
 //! The table gives medians over the rounds and weft/tokio ratios; every
-//! round's figures go to `target/bench-results/conn_scale.csv`.
+//! round's figures (both 64-open runs apart) go to
+//! `target/bench-results/conn_scale.csv`. On a machine shared with other
+//! work the requests/s figures move by tens of percent between rounds: read
+//! them with the load average the run prints, and prefer more rounds.
 
 mod common;
 
@@ -91,13 +99,24 @@ const SERVER_ENV: &str = "WEFT_CONN_SERVER";
 /// The connections that carry requests in the throughput phases: as many
 /// as examples/http.rs's self-test opens.
 const ACTIVE: usize = 64;
-/// Connections being opened at once: well under the listeners' backlog of
-/// 1024 (DESIGN.md section 3a; tokio's `bind` uses 1024 too), so no SYN is
-/// dropped and retried after a second, which would measure the kernel.
+/// Connections being opened at once: well under the listeners' backlog
+/// ([`BACKLOG`]), so no SYN is dropped and retried after a second, which
+/// would measure the kernel.
 const IN_FLIGHT: usize = 256;
+/// Both listeners' backlog: weft's `TcpListener::bind` default (DESIGN.md
+/// section 3a). tokio's `bind` takes mio's, 128 (mio 1.2), which 256
+/// connects in flight overflow: dropped SYNs are retried after a second, and
+/// tokio's time to open N was then ~1 s of kernel retry, not tokio's work. So
+/// both servers listen through `TcpSocket` with this backlog.
+const BACKLOG: u32 = 1024;
+/// Where both servers listen: 127.0.0.1, a port the kernel picks.
+const LOCALHOST: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
 /// Descriptors each process keeps for itself besides the connections
 /// (listener, epoll, eventfds, stdio, the runtime's pipes), with room to spare.
-const FD_RESERVE: u64 = 256;
+const FD_RESERVE: libc::rlim_t = 256;
 /// Bound on one connect or one request/response; a server that misses it
 /// has hung, and the round fails with that message.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -165,7 +184,7 @@ fn main() {
                 round + 1,
                 s.bytes_per_conn,
                 s.open_secs,
-                s.rps_64,
+                s.rps_64(),
                 s.rps_n
             );
             samples[i].push(s);
@@ -175,13 +194,12 @@ fn main() {
 
     let med =
         |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
-    // (row, figure, decimals)
-    let rows: [(&str, fn(&Sample) -> f64, usize); 5] = [
+    let rows: [Row; 5] = [
         ("RSS bytes per idle connection", |s| s.bytes_per_conn, 0),
         ("time to open N (s)", |s| s.open_secs, 3),
-        ("requests/s, 64 open", |s| s.rps_64, 0),
+        ("requests/s, 64 open", Sample::rps_64, 0),
         ("requests/s, N open (64 active)", |s| s.rps_n, 0),
-        ("N-open / 64-open throughput", |s| s.rps_n / s.rps_64, 3),
+        ("N-open / 64-open throughput", |s| s.rps_n / s.rps_64(), 3),
     ];
     let mut table = format!(
         "\nN = {n}, medians of {rounds} rounds; load average {load_before} before, \
@@ -198,19 +216,20 @@ fn main() {
     println!("{table}");
 
     let mut csv = String::from(
-        "server,round,connections,workers,rss_bytes_per_conn,open_secs,rps_64_open,rps_n_open,\
-         loadavg_before,loadavg_after\n",
+        "server,round,connections,workers,rss_bytes_per_conn,open_secs,rps_64_open_before,\
+         rps_n_open,rps_64_open_after,loadavg_before,loadavg_after\n",
     );
     for (i, name) in SERVERS.iter().enumerate() {
         for (round, s) in samples[i].iter().enumerate() {
             let _ = writeln!(
                 csv,
-                "{name},{},{n},{workers},{:.1},{:.4},{:.1},{:.1},{load_before},{load_after}",
+                "{name},{},{n},{workers},{:.1},{:.4},{:.1},{:.1},{:.1},{load_before},{load_after}",
                 round + 1,
                 s.bytes_per_conn,
                 s.open_secs,
-                s.rps_64,
-                s.rps_n
+                s.rps_64_before,
+                s.rps_n,
+                s.rps_64_after
             );
         }
     }
@@ -219,12 +238,26 @@ fn main() {
 
 const SERVERS: [&str; 2] = ["weft", "tokio"];
 
+/// A row of the table: its label, its figure, the decimals shown.
+type Row = (&'static str, fn(&Sample) -> f64, usize);
+
 /// One round's figures for one server.
 struct Sample {
     bytes_per_conn: f64,
     open_secs: f64,
-    rps_64: f64,
+    /// 64 open, before the N are opened and after the idle ones closed.
+    rps_64_before: f64,
+    rps_64_after: f64,
     rps_n: f64,
+}
+
+impl Sample {
+    /// Requests/s with 64 open: the mean of the runs before and after the
+    /// one with N open, so a warm-up or a drift in the machine's load
+    /// between them does not pass for a cliff (or for a gain).
+    fn rps_64(&self) -> f64 {
+        (self.rps_64_before + self.rps_64_after) / 2.0
+    }
 }
 
 /// One round against one server, in a fresh child process.
@@ -240,7 +273,7 @@ fn measure(
     client.block_on(async move {
         let mut active = open_many(addr, ACTIVE).await.0;
         run_load(&mut active, WARM_UP).await;
-        let rps_64 = run_load(&mut active, load_time).await;
+        let rps_64_before = run_load(&mut active, load_time).await;
         drop(active);
         tokio::time::sleep(SETTLE).await;
 
@@ -250,14 +283,21 @@ fn measure(
         let rss_after = server.rss();
 
         let rps_n = run_load(&mut conns[..ACTIVE], load_time).await;
-        // The server goes first (the guard kills it), so 10,000 closes are
-        // not part of anything measured and leave no work behind.
+
+        // Only the 64 again: the idle ones close, the server ends their
+        // tasks, the same 64 connections run once more.
+        conns.truncate(ACTIVE);
+        tokio::time::sleep(SETTLE).await;
+        let rps_64_after = run_load(&mut conns, load_time).await;
+        // The server goes first (the guard kills it), so closing the
+        // client's sockets leaves it no work.
         drop(server);
         drop(conns);
         Sample {
             bytes_per_conn: (rss_after as f64 - rss_before as f64) / n as f64,
             open_secs: open_time.as_secs_f64(),
-            rps_64,
+            rps_64_before,
+            rps_64_after,
             rps_n,
         }
     })
@@ -438,9 +478,9 @@ fn weft_server(workers: usize) {
         .build()
         .expect("the weft server's runtime");
     let accept_loop = rt.spawn(async {
-        let listener = weft::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let socket = weft::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(LOCALHOST).expect("bind 127.0.0.1:0");
+        let listener = socket.listen(BACKLOG).expect("listen");
         announce(listener.local_addr().expect("the listener's address"));
         let http = hyper::server::conn::http1::Builder::new();
         loop {
@@ -470,9 +510,9 @@ fn tokio_server(workers: usize) {
         .build()
         .expect("the tokio server's runtime");
     let accept_loop = rt.spawn(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(LOCALHOST).expect("bind 127.0.0.1:0");
+        let listener = socket.listen(BACKLOG).expect("listen");
         announce(listener.local_addr().expect("the listener's address"));
         let http = hyper::server::conn::http1::Builder::new();
         loop {
@@ -593,7 +633,7 @@ impl Watchdog {
 
 /// Raises `RLIMIT_NOFILE`'s soft limit to the hard limit; returns the new
 /// soft limit.
-fn raise_nofile_limit() -> u64 {
+fn raise_nofile_limit() -> libc::rlim_t {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -607,7 +647,7 @@ fn raise_nofile_limit() -> u64 {
         let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
         assert_eq!(set, 0, "setrlimit: {}", io::Error::last_os_error());
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }
 
 /// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` has them.
