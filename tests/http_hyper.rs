@@ -334,9 +334,14 @@ fn oversized_headers_are_refused_before_the_head_ends() {
 #[test]
 fn a_client_that_never_reads_does_not_hold_up_the_others() {
     /// Pipelined requests the slow reader may send: about 40 bytes each,
-    /// each answered by about 100 bytes nobody reads; far more than the
-    /// socket buffers between them hold, so the server's writes must stall.
-    const MAX_REQUESTS: usize = 1_000_000;
+    /// each answered by about 100 bytes nobody reads. The server's writes
+    /// stall once its send buffer and the client's receive buffer are full
+    /// (4 MiB and 128 KiB at most with Linux's defaults: the client never
+    /// reads, so its buffer never grows), then it stops reading and the
+    /// client's writes stall once the server's receive buffer (32 MiB at
+    /// most) is full too; 2,000,000 requests are 74 MB. Seen here: about
+    /// 180,000.
+    const MAX_REQUESTS: usize = 2_000_000;
     const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let server = Server::start();
     let mut slow = connect(server.addr);
