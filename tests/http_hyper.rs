@@ -331,6 +331,9 @@ fn oversized_headers_are_refused_before_the_head_ends() {
     server.finish();
 }
 
+/// A slowloris reader. The example's one response is 16 bytes, so "a large
+/// response nobody reads" is made of many small ones: the client pipelines
+/// requests and never reads, until the server can write no more.
 #[test]
 fn a_client_that_never_reads_does_not_hold_up_the_others() {
     /// Pipelined requests the slow reader may send: about 40 bytes each,
