@@ -1,0 +1,658 @@
+//! 10,000 idle keep-alive HTTP connections: weft against tokio.
+//!
+//! **This benchmark is a regression test** (issue 11, goal 3): weft's bytes
+//! per idle connection, its time to accept a crowd, and its requests per
+//! second with a crowd of idle connections open should stay within tokio's.
+//! CI only builds this file.
+//!
+//! ```text
+//! cd benches && cargo bench --bench conn_scale
+//! WEFT_CONN_N=2000 WEFT_CONN_ROUNDS=1 cargo bench --bench conn_scale   # a quick look
+//! ```
+//!
+//! # The servers
+//!
+//! The same hyper HTTP/1.1 hello server twice, 2 worker threads each
+//! (`WEFT_BENCH_WORKERS`), on 127.0.0.1, hyper's default `http1::Builder`
+//! (no header-read timer, so an idle keep-alive connection stays open), with
+//! `TCP_NODELAY` and one task per connection:
+//!
+//! - weft: `weft::compat::hyper::WeftIo` over weft's `TcpStream`, the
+//!   connection task spawned through `weft::compat::hyper::WeftExecutor`;
+//! - tokio: hyper-util's `TokioIo` over tokio's `TcpStream`, `tokio::spawn`.
+//!
+//! Both listen with a backlog of 1024 ([`BACKLOG`], which says why). In
+//! both, the accept loop is itself a task on the workers (the thread that
+//! called `block_on` only waits), so each server runs on exactly 2 threads.
+//!
+//! Each server runs in a **child process** of its own (this binary re-run
+//! with `WEFT_CONN_SERVER=weft|tokio`), so its memory is its own: the parent
+//! reads the child's `VmRSS` from `/proc/PID/status`. The child prints
+//! `listening ADDR` once bound, and exits when its stdin reaches end of file,
+//! that is as soon as the parent is gone, however it went. The parent also
+//! kills it from a guard's `Drop` (normal exit and panics) and from the
+//! watchdog (the whole run is bounded by `WEFT_CONN_TIMEOUT_SECS`, default
+//! 900 s).
+//!
+//! # The load generator
+//!
+//! The parent is the client: one tokio **current-thread** runtime (one
+//! thread, epoll, so 10,000 idle client sockets cost it nothing per turn and
+//! it does not compete with the server for more than one core), speaking a
+//! minimal HTTP/1.1 by hand: `GET / HTTP/1.1` with a `Host` header, and a
+//! response read up to its `content-length`. Both servers face the same
+//! client, so where the client is the bottleneck both ratios say so.
+//!
+//! # One round, per server (rounds alternate weft/tokio; `WEFT_CONN_ROUNDS`, default 3)
+//!
+//! 1. start the server; open 64 connections (`ACTIVE`), run them for 1 s
+//!    (warm-up), then for `WEFT_CONN_SECS` (default 3) s, each connection
+//!    doing request/response back to back: **requests/s with 64 open**;
+//!    close them and let the server settle;
+//! 2. read the server's RSS; open N connections (`WEFT_CONN_N`, default
+//!    10,000), at most 256 (`IN_FLIGHT`) in flight, each doing a connect and
+//!    one request/response (so the server holds a live hyper connection task
+//!    for it): **time to open N**; settle, read the RSS again:
+//!    **bytes per connection** = RSS delta / N;
+//! 3. 64 of the N connections run request/response for the same time while
+//!    the other N - 64 stay idle: **requests/s with N open**;
+//! 4. the N - 64 idle ones close; after a settle the same 64 run once more.
+//!    Requests/s with 64 open is the mean of steps 1 and 4, which bracket
+//!    step 3 in time (so warm-up and drift cancel to first order); the
+//!    ratio of step 3 to it shows a throughput cliff if there is one (1.0 =
+//!    none).
+//!
+//! Every connect and every exchange has a timeout (`IO_TIMEOUT`).
+//!
+//! # File descriptors
+//!
+//! Parent and child each hold one socket per connection. The parent raises
+//! its `RLIMIT_NOFILE` soft limit to the hard limit before starting the
+//! child (which inherits it, and raises its own again in case it was run by
+//! hand). If the hard limit leaves fewer than N + `FD_RESERVE` descriptors,
+//! N is lowered to what fits and the run says so.
+//!
+//! The table gives medians over the rounds and weft/tokio ratios; every
+//! round's figures (both 64-open runs apart) go to
+//! `target/bench-results/conn_scale.csv`. On a machine shared with other
+//! work the requests/s figures move by tens of percent between rounds: read
+//! them with the load average the run prints, and prefer more rounds.
+
+mod common;
+
+use common::{env_or, median, write_result};
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::io::{self, BufRead as _, Read as _, Write as _};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// Chooses the server in a child process.
+const SERVER_ENV: &str = "WEFT_CONN_SERVER";
+/// The connections that carry requests in the throughput phases: as many
+/// as examples/http.rs's self-test opens.
+const ACTIVE: usize = 64;
+/// Connections being opened at once: well under the listeners' backlog
+/// ([`BACKLOG`]), so no SYN is dropped and retried after a second, which
+/// would measure the kernel.
+const IN_FLIGHT: usize = 256;
+/// Both listeners' backlog: weft's `TcpListener::bind` default (DESIGN.md
+/// section 3a). tokio's `bind` takes mio's, 128 (mio 1.2), which 256
+/// connects in flight overflow: dropped SYNs are retried after a second, and
+/// tokio's time to open N was then ~1 s of kernel retry, not tokio's work. So
+/// both servers listen through `TcpSocket` with this backlog.
+const BACKLOG: u32 = 1024;
+/// Where both servers listen: 127.0.0.1, a port the kernel picks.
+const LOCALHOST: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+/// Descriptors each process keeps for itself besides the connections
+/// (listener, epoll, eventfds, stdio, the runtime's pipes), with room to spare.
+const FD_RESERVE: libc::rlim_t = 256;
+/// Bound on one connect or one request/response; a server that misses it
+/// has hung, and the round fails with that message.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause before reading the RSS, so the server has finished the work the
+/// last response started (its connection tasks parked, closed ones freed).
+const SETTLE: Duration = Duration::from_millis(300);
+/// Warm-up before the first measured load: thread-locals, allocator arenas.
+const WARM_UP: Duration = Duration::from_secs(1);
+/// What the servers answer.
+const BODY: &[u8] = b"Hello from weft\n";
+/// What the client sends.
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+fn main() {
+    if let Ok(which) = std::env::var(SERVER_ENV) {
+        server_main(&which);
+    }
+
+    let rounds: usize = env_or("WEFT_CONN_ROUNDS", 3);
+    let wanted: usize = env_or("WEFT_CONN_N", 10_000);
+    let secs: f64 = env_or("WEFT_CONN_SECS", 3.0);
+    let workers: usize = env_or("WEFT_BENCH_WORKERS", 2);
+    let timeout = Duration::from_secs(env_or("WEFT_CONN_TIMEOUT_SECS", 900));
+    assert!(
+        rounds > 0 && wanted > ACTIVE && secs > 0.0,
+        "WEFT_CONN_ROUNDS must be > 0, WEFT_CONN_N > {ACTIVE}, WEFT_CONN_SECS > 0"
+    );
+    let load_time = Duration::from_secs_f64(secs);
+
+    let limit = raise_nofile_limit();
+    let fits = usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX);
+    let n = wanted.min(fits);
+    println!(
+        "weft conn_scale: {n} keep-alive connections, {workers} server workers, \
+         {rounds} rounds, {secs} s of load per phase, {}",
+        common::machine()
+    );
+    println!("RLIMIT_NOFILE raised to {limit} (the hard limit)");
+    if n < wanted {
+        println!(
+            "NOTE: the hard limit {limit} leaves room for {n} connections per process, \
+             not the {wanted} asked for: measuring {n}"
+        );
+    }
+    let load_before = loadavg();
+    println!("load average before: {load_before}");
+
+    let _watchdog = Watchdog::start(timeout);
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the client's tokio runtime");
+
+    let mut samples: [Vec<Sample>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        // Alternate who goes first, so a drift in the machine's load does
+        // not always favour the same server.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let name = SERVERS[i];
+            let s = measure(&client, name, workers, n, load_time);
+            println!(
+                "round {}: {name:5}  {:7.0} B/conn  open {:.3} s  \
+                 {:8.0} req/s with 64 open  {:8.0} req/s with {n} open",
+                round + 1,
+                s.bytes_per_conn,
+                s.open_secs,
+                s.rps_64(),
+                s.rps_n
+            );
+            samples[i].push(s);
+        }
+    }
+    let load_after = loadavg();
+
+    let med =
+        |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
+    let rows: [Row; 5] = [
+        ("RSS bytes per idle connection", |s| s.bytes_per_conn, 0),
+        ("time to open N (s)", |s| s.open_secs, 3),
+        ("requests/s, 64 open", Sample::rps_64, 0),
+        ("requests/s, N open (64 active)", |s| s.rps_n, 0),
+        ("N-open / 64-open throughput", |s| s.rps_n / s.rps_64(), 3),
+    ];
+    let mut table = format!(
+        "\nN = {n}, medians of {rounds} rounds; load average {load_before} before, \
+         {load_after} after\n\n| | weft | tokio | weft/tokio |\n|---|---:|---:|---:|\n"
+    );
+    for (label, f, decimals) in rows {
+        let (w, t) = (med(0, f), med(1, f));
+        let _ = writeln!(
+            table,
+            "| {label} | {w:.decimals$} | {t:.decimals$} | {:.2} |",
+            w / t
+        );
+    }
+    println!("{table}");
+
+    let mut csv = String::from(
+        "server,round,connections,workers,rss_bytes_per_conn,open_secs,rps_64_open_before,\
+         rps_n_open,rps_64_open_after,loadavg_before,loadavg_after\n",
+    );
+    for (i, name) in SERVERS.iter().enumerate() {
+        for (round, s) in samples[i].iter().enumerate() {
+            let _ = writeln!(
+                csv,
+                "{name},{},{n},{workers},{:.1},{:.4},{:.1},{:.1},{:.1},{load_before},{load_after}",
+                round + 1,
+                s.bytes_per_conn,
+                s.open_secs,
+                s.rps_64_before,
+                s.rps_n,
+                s.rps_64_after
+            );
+        }
+    }
+    write_result("conn_scale.csv", &csv);
+}
+
+const SERVERS: [&str; 2] = ["weft", "tokio"];
+
+/// A row of the table: its label, its figure, the decimals shown.
+type Row = (&'static str, fn(&Sample) -> f64, usize);
+
+/// One round's figures for one server.
+struct Sample {
+    bytes_per_conn: f64,
+    open_secs: f64,
+    /// 64 open, before the N are opened and after the idle ones closed.
+    rps_64_before: f64,
+    rps_64_after: f64,
+    rps_n: f64,
+}
+
+impl Sample {
+    /// Requests/s with 64 open: the mean of the runs before and after the
+    /// one with N open, so a warm-up or a drift in the machine's load
+    /// between them does not pass for a cliff (or for a gain).
+    fn rps_64(&self) -> f64 {
+        (self.rps_64_before + self.rps_64_after) / 2.0
+    }
+}
+
+/// One round against one server, in a fresh child process.
+fn measure(
+    client: &tokio::runtime::Runtime,
+    name: &str,
+    workers: usize,
+    n: usize,
+    load_time: Duration,
+) -> Sample {
+    let server = ServerProcess::start(name, workers);
+    let addr = server.addr;
+    client.block_on(async move {
+        let mut active = open_many(addr, ACTIVE).await.0;
+        run_load(&mut active, WARM_UP).await;
+        let rps_64_before = run_load(&mut active, load_time).await;
+        drop(active);
+        tokio::time::sleep(SETTLE).await;
+
+        let rss_before = server.rss();
+        let (mut conns, open_time) = open_many(addr, n).await;
+        tokio::time::sleep(SETTLE).await;
+        let rss_after = server.rss();
+
+        let rps_n = run_load(&mut conns[..ACTIVE], load_time).await;
+
+        // Only the 64 again: the idle ones close, the server ends their
+        // tasks, the same 64 connections run once more.
+        conns.truncate(ACTIVE);
+        tokio::time::sleep(SETTLE).await;
+        let rps_64_after = run_load(&mut conns, load_time).await;
+        // The server goes first (the guard kills it), so closing the
+        // client's sockets leaves it no work.
+        drop(server);
+        drop(conns);
+        Sample {
+            bytes_per_conn: (rss_after as f64 - rss_before as f64) / n as f64,
+            open_secs: open_time.as_secs_f64(),
+            rps_64_before,
+            rps_64_after,
+            rps_n,
+        }
+    })
+}
+
+// ------------------------------------------------------------- client --
+
+/// Opens `n` connections, at most [`IN_FLIGHT`] at once, each with one
+/// request answered; returns them and the time it took.
+async fn open_many(addr: SocketAddr, n: usize) -> (Vec<tokio::net::TcpStream>, Duration) {
+    let start = Instant::now();
+    let mut conns = Vec::with_capacity(n);
+    let mut pending = tokio::task::JoinSet::new();
+    let mut started = 0;
+    while conns.len() < n {
+        while started < n && pending.len() < IN_FLIGHT {
+            pending.spawn(open_one(addr));
+            started += 1;
+        }
+        let opened = pending
+            .join_next()
+            .await
+            .expect("a connection is being opened")
+            .expect("the connecting task");
+        conns.push(opened.unwrap_or_else(|e| {
+            panic!(
+                "connection {} of {n} to {addr} failed: {e}",
+                conns.len() + 1
+            )
+        }));
+    }
+    (conns, start.elapsed())
+}
+
+/// Connects and makes one request, within [`IO_TIMEOUT`].
+async fn open_one(addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+    bounded("connect", async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        exchange(&mut stream, &mut [0; 512]).await?;
+        Ok(stream)
+    })
+    .await
+}
+
+/// Every connection in `conns` makes requests back to back for `time`;
+/// returns the requests answered per second.
+async fn run_load(conns: &mut [tokio::net::TcpStream], time: Duration) -> f64 {
+    let start = Instant::now();
+    let deadline = start + time;
+    let loops = conns.iter_mut().map(|stream| async move {
+        let mut buf = [0; 512];
+        let mut done = 0u64;
+        while Instant::now() < deadline {
+            bounded("request", exchange(stream, &mut buf))
+                .await
+                .unwrap_or_else(|e| panic!("a request under load failed: {e}"));
+            done += 1;
+        }
+        done
+    });
+    // join_all polls every loop on this one thread: no task per connection,
+    // so the connections can be borrowed rather than moved.
+    let total: u64 = futures_util::future::join_all(loops).await.iter().sum();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `f`, or a `TimedOut` error after [`IO_TIMEOUT`].
+async fn bounded<T>(
+    what: &str,
+    f: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(IO_TIMEOUT, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what}: no answer within {IO_TIMEOUT:?}"),
+            ))
+        })
+}
+
+/// One request and its response, read up to the end of its body.
+async fn exchange(stream: &mut tokio::net::TcpStream, buf: &mut [u8; 512]) -> io::Result<()> {
+    stream.write_all(REQUEST).await?;
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            return Err(bad("a response longer than 512 bytes"));
+        }
+        let read = stream.read(&mut buf[len..]).await?;
+        if read == 0 {
+            return Err(bad("the server closed the connection"));
+        }
+        len += read;
+        if let Some(total) = response_len(&buf[..len])? {
+            if len > total {
+                return Err(bad("bytes after the response (none were asked for)"));
+            }
+            if len == total {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The length of the response at the start of `bytes` once its head is
+/// complete (`None` before); checks the status and the body's length.
+fn response_len(bytes: &[u8]) -> io::Result<Option<usize>> {
+    let Some(head_end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&bytes[..head_end]).map_err(|_| bad("a non-UTF-8 head"))?;
+    if !head.starts_with("HTTP/1.1 200 ") {
+        return Err(bad("a status other than 200"));
+    }
+    let body_len = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| bad("no content-length"))?;
+    if body_len != BODY.len() {
+        return Err(bad("a body of the wrong length"));
+    }
+    Ok(Some(head_end + 4 + body_len))
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+// ------------------------------------------------------------ servers --
+
+/// In the child: serve until stdin closes.
+fn server_main(which: &str) -> ! {
+    raise_nofile_limit();
+    let workers: usize = env_or("WEFT_BENCH_WORKERS", 2);
+    // The parent holds our stdin's other end: end of file means it is gone.
+    std::thread::spawn(|| {
+        let mut buf = [0; 64];
+        loop {
+            if matches!(io::stdin().read(&mut buf), Ok(0) | Err(_)) {
+                std::process::exit(0);
+            }
+        }
+    });
+    match which {
+        "weft" => weft_server(workers),
+        "tokio" => tokio_server(workers),
+        other => panic!("{SERVER_ENV}={other:?}: expected \"weft\" or \"tokio\""),
+    }
+    unreachable!("the accept loops never return");
+}
+
+/// Tells the parent where to connect.
+fn announce(addr: SocketAddr) {
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening {addr}").expect("write to the parent");
+    out.flush().expect("write to the parent");
+}
+
+async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(BODY))))
+}
+
+/// A failed accept (out of descriptors, a reset): say so, wait, go on, as
+/// examples/http.rs does.
+fn accept_failed(e: io::Error) -> Duration {
+    eprintln!("accept: {e}");
+    Duration::from_millis(10)
+}
+
+fn weft_server(workers: usize) {
+    use weft::compat::hyper::{WeftExecutor, WeftIo};
+    let rt = weft::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .expect("the weft server's runtime");
+    let accept_loop = rt.spawn(async {
+        let socket = weft::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(LOCALHOST).expect("bind 127.0.0.1:0");
+        let listener = socket.listen(BACKLOG).expect("listen");
+        announce(listener.local_addr().expect("the listener's address"));
+        let http = hyper::server::conn::http1::Builder::new();
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    weft::time::sleep(accept_failed(e)).await;
+                    continue;
+                }
+            };
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            let conn =
+                http.serve_connection(WeftIo::new(stream), hyper::service::service_fn(hello));
+            hyper::rt::Executor::execute(&WeftExecutor, async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    let _ = rt.block_on(accept_loop);
+}
+
+fn tokio_server(workers: usize) {
+    use hyper_util::rt::TokioIo;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("the tokio server's runtime");
+    let accept_loop = rt.spawn(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(LOCALHOST).expect("bind 127.0.0.1:0");
+        let listener = socket.listen(BACKLOG).expect("listen");
+        announce(listener.local_addr().expect("the listener's address"));
+        let http = hyper::server::conn::http1::Builder::new();
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tokio::time::sleep(accept_failed(e)).await;
+                    continue;
+                }
+            };
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            let conn =
+                http.serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello));
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    let _ = rt.block_on(accept_loop);
+}
+
+// ---------------------------------------------------- child processes --
+
+/// Children alive, for the watchdog (which cannot run their guards).
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// A server child process; dropping it kills and reaps the child.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(name: &str, workers: usize) -> ServerProcess {
+        let exe = std::env::current_exe().expect("the bench binary's path");
+        let mut child = Command::new(exe)
+            .env(SERVER_ENV, name)
+            .env("WEFT_BENCH_WORKERS", workers.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a server child");
+        CHILDREN.lock().unwrap().push(child.id());
+        let stdout = child.stdout.take().expect("the child's stdout");
+        let mut server = ServerProcess {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        // Read the first line on a thread of its own, so a child that never
+        // gets there cannot hang us: wait for it with a timeout.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(IO_TIMEOUT)
+            .unwrap_or_else(|_| panic!("the {name} server did not start within {IO_TIMEOUT:?}"));
+        server.addr = line
+            .strip_prefix("listening ")
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the {name} server said {line:?}, not `listening ADDR`"));
+        server
+    }
+
+    /// The child's resident set size in bytes (`VmRSS`).
+    fn rss(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{path} has no VmRSS line"));
+        kib * 1024
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        CHILDREN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&p| p != self.child.id());
+    }
+}
+
+/// Bounds the whole run: past the deadline it kills the children and exits
+/// with status 2. Dropping it (the run finished) stops it.
+struct Watchdog {
+    _done: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn start(timeout: Duration) -> Watchdog {
+        let (done, wait) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(timeout) {
+                eprintln!("conn_scale: still running after {timeout:?} (WEFT_CONN_TIMEOUT_SECS); giving up");
+                for &pid in CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                    // SAFETY: kill(2) takes plain integers and touches no
+                    // memory of ours; the pid is a child we have not reaped
+                    // (guards remove theirs after `wait`), so it is not reused.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                }
+                std::process::exit(2);
+            }
+        });
+        Watchdog { _done: done }
+    }
+}
+
+// ------------------------------------------------------ the machine --
+
+/// Raises `RLIMIT_NOFILE`'s soft limit to the hard limit; returns the new
+/// soft limit.
+fn raise_nofile_limit() -> libc::rlim_t {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `rlimit` for the call's duration.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(got, 0, "getrlimit: {}", io::Error::last_os_error());
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid `rlimit`, only read by the call.
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        assert_eq!(set, 0, "setrlimit: {}", io::Error::last_os_error());
+    }
+    limit.rlim_cur
+}
+
+/// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` has them.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
