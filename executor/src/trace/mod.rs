@@ -679,7 +679,9 @@ impl Trace {
     /// Writes the timeline as one self-contained HTML file: inline SVG lanes
     /// per worker (plus blocking pool, driver, other threads), polls as
     /// blocks coloured by task, parks shaded, wakes and steals as arrows,
-    /// the summary on top. No script, nothing fetched from the network.
+    /// the summary on top; long polls marked on their lane. Nothing is
+    /// fetched from the network; a small inline script zooms the time axis
+    /// (the page reads without it).
     ///
     /// # Errors
     ///
