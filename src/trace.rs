@@ -30,12 +30,16 @@
 //! Work in flight when the recording starts or stops may be cut at the
 //! window's edge.
 //!
-//! Cost: with no recording live, a poll pays one relaxed load of a flag
-//! that only `start_trace`/`stop` write, and one predictable branch. While
-//! recording, each event costs about 50 ns on the 2-core machine we measured
-//! (`cost_of_tracing_per_poll` in `tests/trace.rs`: a yield loop went from
-//! ~80-95 ns to ~230-260 ns per poll with three events per poll), most of
-//! it reading the clock (`Instant::now`).
+//! Cost: with no recording live, a poll pays two relaxed loads of flags
+//! that only `start_trace`/`stop` write, each with a predictable branch: one
+//! in the worker loop, one in the task harness (which stamps a poll's end
+//! before the task is released). Callgrind counts +6 instructions per poll
+//! for the harness's (1,354.5 -> 1,360.9 per `yield_now` round trip). While
+//! recording, each event costs about 50-80 ns on the 2-core machine we
+//! measured (`cost_of_tracing_per_poll` in `tests/trace.rs`: a yield loop
+//! went from 135-200 ns to 350-445 ns per poll with three events per poll),
+//! most of it reading the clock (`Instant::now`). `docs/trace.md` shows how
+//! to read a trace.
 //!
 //! ```
 //! let rt = weft::Runtime::builder().worker_threads(2).build().unwrap();

@@ -29,20 +29,27 @@ use std::time::{Duration, Instant};
 static ONE_DEMO_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run_quick_demo(svg_dir: &std::path::Path) -> String {
+    run_quick_demo_traced(svg_dir, None)
+}
+
+fn run_quick_demo_traced(svg_dir: &std::path::Path, trace_dir: Option<&std::path::Path>) -> String {
     let _one = ONE_DEMO_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let args = demo::Args::parse(
-        [
-            "--quick",
-            "--workers",
-            "2",
-            "--svg",
-            svg_dir.to_str().expect("utf-8 temp dir"),
-        ]
-        .map(String::from),
-    )
-    .expect("valid arguments");
+    let mut argv: Vec<String> = [
+        "--quick",
+        "--workers",
+        "2",
+        "--svg",
+        svg_dir.to_str().expect("utf-8 temp dir"),
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(dir) = trace_dir {
+        argv.push("--trace".into());
+        argv.push(dir.to_str().expect("utf-8 temp dir").into());
+    }
+    let args = demo::Args::parse(argv).expect("valid arguments");
     let mut out = Vec::new();
     {
         let mut ui = demo::Ui::new(&mut out, false);
@@ -234,7 +241,8 @@ fn quick_demo_on_a_busy_machine_warns_instead_of_claiming_a_speedup() {
 #[test]
 fn quick_demo_has_the_four_parts_and_parsable_numbers() {
     let svg_dir: PathBuf = std::env::temp_dir().join(format!("weft-demo-{}", std::process::id()));
-    let text = run_quick_demo(&svg_dir);
+    let trace_dir = svg_dir.join("trace");
+    let text = run_quick_demo_traced(&svg_dir, Some(&trace_dir));
     println!("{text}");
 
     for header in [
@@ -309,6 +317,40 @@ fn quick_demo_has_the_four_parts_and_parsable_numbers() {
     for name in ["concurrency.svg", "parallelism.svg", "stealing.svg"] {
         let svg = std::fs::read_to_string(svg_dir.join(name)).expect("SVG written");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+
+    // --trace: each part's timeline, as JSON and HTML; part 3 says where.
+    let stealing_html = trace_dir.join("stealing.html");
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == stealing_html.display().to_string()),
+        "part 3 says where to open its timeline:\n{text}"
+    );
+    for (name, workers, min_polls) in [
+        ("concurrency", 1, 2 * 10_000),
+        ("parallelism", 2, 64),
+        ("stealing", 2, 100),
+        ("event_loop", 1, 3),
+    ] {
+        let json = std::fs::read_to_string(trace_dir.join(format!("{name}.json")))
+            .unwrap_or_else(|e| panic!("{name}.json written: {e}"));
+        assert!(json.starts_with('{') && json.trim_end().ends_with('}'));
+        for w in 0..workers {
+            assert!(
+                json.contains(&format!(r#""args":{{"name":"worker {w}"}}"#)),
+                "{name}.json names worker {w}'s track"
+            );
+        }
+        let polls = json.matches(r#""cat":"poll""#).count();
+        assert!(polls >= min_polls, "{name}.json: {polls} polls");
+        assert!(
+            json.contains(r#""dropped_events":0,"#),
+            "{name}.json is complete (its buffer held the whole part)"
+        );
+        let html = std::fs::read_to_string(trace_dir.join(format!("{name}.html")))
+            .unwrap_or_else(|e| panic!("{name}.html written: {e}"));
+        assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+        assert!(html.matches("class=\"poll\"").count() >= min_polls);
     }
     let _ = std::fs::remove_dir_all(&svg_dir);
 }

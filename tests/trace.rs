@@ -634,12 +634,25 @@ fn html_is_one_self_contained_file_with_every_poll() {
     let html = String::from_utf8(out).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     assert!(html.contains("<svg"));
-    for remote in ["http:", "https:", "src=", "<script", "@import"] {
+    for remote in [
+        "http:",
+        "https:",
+        "src=",
+        "@import",
+        "fetch(",
+        "XMLHttpRequest",
+        "import(",
+    ] {
         assert!(
             !html.contains(remote),
             "the HTML must not fetch anything ({remote})"
         );
     }
+    // One inline script (zoom, and the drawn-elements count the browser
+    // check reads), none loaded.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert_eq!(html.matches("<script>").count(), 1);
+    assert!(html.contains("<p id=\"rendered\""));
     for lane in ["worker 0", "worker 1", "blocking pool", "driver"] {
         assert!(html.contains(&format!(">{lane}</text>")), "no lane {lane}");
     }
@@ -672,7 +685,15 @@ fn a_long_poll_is_an_instant_on_its_workers_lane() {
         .recv_timeout(Duration::from_secs(10))
         .expect("the monitor reports the stall");
     rt.block_on(task).unwrap();
-    let json = json_of(&recording.stop());
+    let trace = recording.stop();
+    let json = json_of(&trace);
+    let mut html = Vec::new();
+    trace.write_html(&mut html).unwrap();
+    let html = String::from_utf8(html).unwrap();
+    assert!(
+        html.contains(&format!("long poll: task {} still running", id.as_u64())),
+        "the HTML marks the long poll on the lane"
+    );
     let lane = tracks(&json)[&format!("worker {worker}")];
     let long_polls: Vec<_> = events(&json)
         .iter()

@@ -23,7 +23,8 @@ pub fn run(config: &Config, ui: &mut Ui<'_>) -> io::Result<String> {
         thousands(n as u64)
     ))?;
 
-    let rt = super::runtime(1);
+    let rt = super::runtime_with(1, Some(super::PART1_TRACE_EVENTS));
+    let recording = super::start_trace(config, &rt);
     let metrics = rt.metrics();
     let polls_before = metrics.worker_poll_count(0);
     let driver_before = rt.driver_stats();
@@ -55,6 +56,7 @@ pub fn run(config: &Config, ui: &mut Ui<'_>) -> io::Result<String> {
     let driver = rt.driver_stats();
     let timers = driver.timers_fired - driver_before.timers_fired;
     let turns = driver.turns - driver_before.turns;
+    super::write_trace(config, "concurrency", recording)?;
     drop(rt);
 
     let one_by_one = wait * n as u32;

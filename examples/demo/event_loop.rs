@@ -101,6 +101,7 @@ pub fn run(config: &Config, ui: &mut Ui<'_>) -> io::Result<()> {
     ui.progress("part 4: echo over 127.0.0.1...")?;
 
     let rt = Arc::new(super::runtime(1));
+    let recording = super::start_trace(config, &rt);
     let busy_before = rt.metrics().worker_total_busy_duration(0);
     let started = Instant::now();
     let (results, echoed) = rt.block_on({
@@ -119,6 +120,7 @@ pub fn run(config: &Config, ui: &mut Ui<'_>) -> io::Result<()> {
     let wall = started.elapsed();
     std::thread::sleep(Duration::from_millis(10)); // let the worker park
     let busy = rt.metrics().worker_total_busy_duration(0) - busy_before;
+    super::write_trace(config, "event_loop", recording)?;
     let rt = Arc::into_inner(rt).expect("the client task let go of the runtime");
     drop(rt);
 

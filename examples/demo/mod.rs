@@ -42,8 +42,9 @@ pub struct Args {
     pub quick: bool,
     /// Also write the plots as SVG files into this directory.
     pub svg: Option<PathBuf>,
-    /// Also record part 3 as an execution trace into this directory
-    /// (`stealing.json` for Perfetto, `stealing.html`).
+    /// Also record each part as an execution trace into this directory
+    /// (`concurrency`, `parallelism`, `stealing`, `event_loop`; each as
+    /// `.json` for Perfetto and `.html` for a browser).
     pub trace: Option<PathBuf>,
 }
 
@@ -54,8 +55,9 @@ usage: cargo run --release --example demo -- [--workers N] [--quick] [--svg DIR]
                 (default: the number of cores)
   --quick       smaller sizes, finishes in a few seconds
   --svg DIR     also write the plots as SVG files into DIR
-  --trace DIR   also trace part 3 (work stealing) into DIR: stealing.json
-                (open in https://ui.perfetto.dev) and stealing.html";
+  --trace DIR   also record each part's execution trace into DIR:
+                concurrency, parallelism, stealing and event_loop, each as
+                .html (open in a browser) and .json (open in Perfetto)";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -110,8 +112,42 @@ pub struct Config {
     /// Part 4: echo rounds and the client's pause (a timer) before each.
     pub echo_rounds: usize,
     pub echo_pause: Duration,
-    /// Where part 3 writes its execution trace (`--trace`).
+    /// Where each part writes its execution trace (`--trace`).
     pub trace: Option<PathBuf>,
+}
+
+/// Part 1's trace buffer, events per worker: its 10,000 sleepers make about
+/// 50,000 events on the one worker (two polls and an end each, the wakes
+/// of the first-poll burst), so this keeps the whole part with room to
+/// spare, while a larger run is cut instead of filling the default
+/// 2^20-event (24 MiB) buffer.
+pub const PART1_TRACE_EVENTS: usize = 65_536;
+
+/// Starts recording on `rt` if `--trace` was given.
+pub fn start_trace(config: &Config, rt: &weft::Runtime) -> Option<weft::trace::Recording> {
+    config
+        .trace
+        .as_ref()
+        .map(|_| rt.start_trace().expect("a fresh runtime is not tracing"))
+}
+
+/// Stops `recording` and writes it as `DIR/NAME.json` and `DIR/NAME.html`;
+/// returns the HTML's path.
+pub fn write_trace(
+    config: &Config,
+    name: &str,
+    recording: Option<weft::trace::Recording>,
+) -> io::Result<Option<PathBuf>> {
+    let (Some(recording), Some(dir)) = (recording, &config.trace) else {
+        return Ok(None);
+    };
+    let trace = recording.stop();
+    trace.write_chrome_json(io::BufWriter::new(std::fs::File::create(
+        dir.join(format!("{name}.json")),
+    )?))?;
+    let html = dir.join(format!("{name}.html"));
+    trace.write_html(io::BufWriter::new(std::fs::File::create(&html)?))?;
+    Ok(Some(html))
 }
 
 impl Config {
@@ -154,7 +190,16 @@ impl Config {
 
 /// A runtime with `workers` worker threads.
 fn runtime(workers: usize) -> weft::Runtime {
-    weft::Runtime::builder()
+    runtime_with(workers, None)
+}
+
+/// The same, with a bounded trace buffer (events per worker) if given.
+fn runtime_with(workers: usize, trace_buffer: Option<usize>) -> weft::Runtime {
+    let mut builder = weft::Runtime::builder();
+    if let Some(events) = trace_buffer {
+        builder.trace_buffer(events);
+    }
+    builder
         .worker_threads(workers)
         .thread_name("weft-demo")
         .build()
@@ -200,10 +245,10 @@ pub fn run(args: &Args, ui: &mut Ui<'_>) -> io::Result<()> {
     if let Some(dir) = &args.svg {
         done.push_str(&format!("; plots written to {}", dir.display()));
     }
-    if let Some(dir) = &args.trace {
-        done.push_str(&format!("; trace written to {}", dir.display()));
-    }
     ui.line(ui.dim(&done))?;
+    if let Some(dir) = &args.trace {
+        ui.line(ui.dim(&format!("timelines written to {}", dir.display())))?;
+    }
     ui.flush()
 }
 

@@ -218,7 +218,13 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
                 round + 1,
                 plural(pools[i].workers, "worker", "workers")
             ))?;
+            // The first round's run on the most workers is the trace.
+            let traced = round == 0 && i + 1 == pools.len();
+            let recording = traced
+                .then(|| super::start_trace(config, &pools[i].rt))
+                .flatten();
             let run = cpu_job(&pools[i], tasks, rounds);
+            super::write_trace(config, "parallelism", recording)?;
             samples[i].cpu.push(run);
         }
         for &i in &order {

@@ -54,10 +54,7 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
     ui.progress(format!("part 3: {tasks} tasks on {workers} workers..."))?;
 
     let rt = super::runtime(workers);
-    let recording = config
-        .trace
-        .as_ref()
-        .map(|_| rt.start_trace().expect("a fresh runtime is not tracing"));
+    let recording = super::start_trace(config, &rt);
     let started = Instant::now();
     let cpu_time = rt.block_on(async move {
         // The spawner runs as a task, so its spawns go to its own worker.
@@ -92,11 +89,7 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
     // Busy time is added up when a worker parks; let them all park first.
     std::thread::sleep(Duration::from_millis(20));
 
-    if let (Some(recording), Some(dir)) = (recording, &config.trace) {
-        let trace = recording.stop();
-        trace.write_chrome_json(std::fs::File::create(dir.join("stealing.json"))?)?;
-        trace.write_html(std::fs::File::create(dir.join("stealing.html"))?)?;
-    }
+    let timeline = super::write_trace(config, "stealing", recording)?;
 
     let m = rt.metrics();
     let rows: Vec<WorkerRow> = (0..workers)
@@ -171,6 +164,11 @@ pub fn run(config: &Config, calibration: &Calibration, ui: &mut Ui<'_>) -> io::R
     ))?;
     ui.line(ui.dim("   queued: tasks pushed on the worker's own queue (spawned or woken"))?;
     ui.line(ui.dim("   there); stolen: tasks it took from other queues (one can move twice)."))?;
+    if let Some(html) = timeline {
+        ui.line("   The timeline (steals are the red arrows), to open in a browser:")?;
+        ui.line(format!("     {}", html.display()))?;
+        ui.line(ui.dim("   Each part's is beside it, as .html and as .json for Perfetto."))?;
+    }
 
     let labels: Vec<String> = (0..workers).map(|i| format!("worker {i}")).collect();
     Ok(svg::bar_chart(&svg::BarChart {

@@ -299,6 +299,10 @@ impl Schedule for Arc<Shared> {
     fn unhandled_panic(&self) {
         self.on_task_panic();
     }
+
+    fn tracer(&self) -> Option<&crate::trace::Tracer> {
+        Some(&self.trace)
+    }
 }
 
 #[allow(dead_code)]

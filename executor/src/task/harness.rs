@@ -123,7 +123,10 @@ impl<T: Future, S: Schedule> Harness<T, S> {
                 // SAFETY: the cell is heap-allocated and the future stays at
                 // this address until the stage is overwritten, which drops it
                 // in place.
-                unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+                let poll = unsafe { Pin::new_unchecked(future) }.poll(&mut cx);
+                // Before any transition below releases the task.
+                trace::poll_returned();
+                poll
             }))
         };
 
@@ -331,6 +334,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
         if self.state().transition_to_shutdown() {
             // Our reference is now the running reference.
             self.cancel_task();
+            trace::shut_down(self.core().scheduler.tracer(), self.header().id);
             self.complete();
         } else {
             // Someone is polling it and will see CANCELLED, or it is done.

@@ -64,6 +64,12 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// panic, is stored but not yet published): apply the runtime's
     /// `UnhandledPanic` policy. The blocking pool keeps the default.
     fn unhandled_panic(&self) {}
+
+    /// The runtime's execution trace, for task ends off its workers
+    /// (cancelled at shutdown). The blocking pool's tasks are not traced.
+    fn tracer(&self) -> Option<&crate::trace::Tracer> {
+        None
+    }
 }
 
 /// The owned-task list's reference to a task.

@@ -200,13 +200,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
                         park_event(&mut w, lane, p, e.ts)?;
                     }
                 }
-                Kind::TaskEnd => w.instant(
-                    lane,
-                    "task",
-                    TaskEnd::name(e.flag),
-                    e.ts,
-                    &format!(r#""task":{}"#, e.task),
-                )?,
+                Kind::TaskEnd => task_end_event(&mut w, lane, e)?,
                 _ => {}
             }
         }
@@ -277,6 +271,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
                 }
             }
             Kind::Spawn | Kind::Wake => schedule_event(&mut w, &index, blocking, e)?,
+            Kind::TaskEnd => task_end_event(&mut w, blocking, e)?,
             _ => {}
         }
     }
@@ -289,6 +284,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
     for e in &trace.other {
         match e.kind {
             Kind::Spawn | Kind::Wake => schedule_event(&mut w, &index, other, e)?,
+            Kind::TaskEnd => task_end_event(&mut w, other, e)?,
             Kind::LongPoll if (e.a as usize) < n => w.instant(
                 e.a as usize,
                 "long_poll",
@@ -322,11 +318,14 @@ fn schedule_event<W: Write>(
         ("wake", "wake")
     };
     // By which task: the one polling on this worker at the time.
-    let by_task = match index.poll_at(tid, e.ts) {
-        Some(p) if e.flag == By::Worker as u8 || e.flag == By::Yield as u8 => {
-            format!(r#","by_task":{}"#, p.task)
+    // A yield is the task waking itself just after its poll ended.
+    let by_task = if e.flag == By::Yield as u8 {
+        format!(r#","by_task":{}"#, e.task)
+    } else {
+        match index.poll_at(tid, e.ts) {
+            Some(p) if e.flag == By::Worker as u8 => format!(r#","by_task":{}"#, p.task),
+            _ => String::new(),
         }
-        _ => String::new(),
     };
     w.instant(
         tid,
@@ -339,6 +338,16 @@ fn schedule_event<W: Write>(
         w.flow(name, tid, e.ts, p.lane, p.start)?;
     }
     Ok(())
+}
+
+fn task_end_event<W: Write>(w: &mut Writer<W>, tid: usize, e: &Event) -> io::Result<()> {
+    w.instant(
+        tid,
+        "task",
+        TaskEnd::name(e.flag),
+        e.ts,
+        &format!(r#""task":{}"#, e.task),
+    )
 }
 
 fn park_event<W: Write>(w: &mut Writer<W>, lane: usize, park: &Event, end: u64) -> io::Result<()> {

@@ -5,12 +5,20 @@
 //! One lane per worker, then the blocking pool, the driver and other
 //! threads. Polls are blocks coloured by task (the same task keeps its
 //! colour), parks are shaded, driver turns and blocking jobs are grey
-//! blocks; wakes (blue) and steals (red) are arrows to the poll they led
-//! to. Hovering an element shows its details (`<title>`). The picture is
-//! 1 px per 10 µs (between 1,200 and 40,000 px wide); scroll sideways.
+//! blocks; spawns (faint green), wakes (blue) and steals (red) are arrows to the poll they led
+//! to; long polls are red marks on their worker's lane, tasks cancelled
+//! off the workers dark ticks on their track. Hovering an element shows its
+//! details (`<title>`). The picture is 1 px per 10 µs (between 1,200 and
+//! 40,000 px wide); scroll sideways to pan.
+//!
+//! A small inline script (the page works without it) zooms the time axis:
+//! the buttons, ctrl + wheel, and `#fit` in the address to start fitted to
+//! the window. When it has run it writes what was drawn into
+//! `<p id="rendered" data-lanes data-polls data-arrows>`, which
+//! `scripts/trace_browser_check.sh` reads back from headless Chromium.
 
 use super::chrome::PollIndex;
-use super::event::{Event, Kind};
+use super::event::{Event, Kind, TaskEnd};
 use super::{PollSpan, Trace};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -57,13 +65,18 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
          body{{font:13px sans-serif;margin:12px}} pre{{font:12px monospace}}\n\
          .scroll{{overflow-x:auto;border:1px solid #ccc}}\n\
          text{{font:11px sans-serif}} .park{{fill:#000;opacity:.12}}\n\
-         .turn,.job{{fill:#888}} .wake{{stroke:#36c;stroke-opacity:.35}} .steal{{stroke:#d22}}\n\
+         .turn,.job{{fill:#888}} .wake{{stroke:#36c;stroke-opacity:.35}} .spawn{{stroke:#393;stroke-opacity:.15}} .steal{{stroke:#d22}}\n\
+         .longpoll{{fill:#d22}} .end{{stroke:#333;stroke-width:2}}\n\
+         .bar{{margin:6px 0}} .bar button{{min-width:2.2em}} #rendered{{color:#888}}\n\
          </style></head><body>\n<h3>weft trace</h3>\n<pre>{}</pre>",
         trace.summary()
     )?;
     writeln!(
         out,
-        "<div class=\"scroll\"><svg width=\"{width:.0}\" height=\"{height:.0}\">\n\
+        "<div class=\"bar\">zoom <button id=\"zin\">+</button> <button id=\"zout\">&minus;</button> \
+         <button id=\"zfit\">fit</button> <button id=\"z1\">1:1</button> \
+         <span style=\"color:#888\">(or ctrl + wheel; scroll sideways to pan)</span></div>\n\
+         <div class=\"scroll\" id=\"scroll\"><svg id=\"timeline\" width=\"{width:.0}\" height=\"{height:.0}\" data-label=\"{LABEL_W}\">\n\
          <defs><marker id=\"ah\" markerWidth=\"6\" markerHeight=\"6\" refX=\"5\" refY=\"3\" orient=\"auto\">\
          <path d=\"M0,0 L6,3 L0,6 z\" fill=\"#555\"/></marker></defs>"
     )?;
@@ -83,9 +96,14 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
     // A time axis: ten ticks.
     for i in 0..=10u64 {
         let ns = trace.end / 10 * i;
+        let anchor = match i {
+            0 => "start",
+            10 => "end",
+            _ => "middle",
+        };
         writeln!(
             out,
-            "<text x=\"{:.1}\" y=\"14\">{:.3} ms</text>",
+            "<text class=\"tick\" text-anchor=\"{anchor}\" x=\"{:.1}\" y=\"14\">{:.3} ms</text>",
             scale.x(ns),
             ns as f64 / 1e6
         )?;
@@ -184,7 +202,12 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
         match e.kind {
             Kind::Wake | Kind::Spawn => {
                 if let Some(p) = index.next_poll_of(e.task, e.ts) {
-                    arrow(&mut out, &scale, "wake", lane, e, p)?;
+                    let class = if e.kind == Kind::Spawn {
+                        "spawn"
+                    } else {
+                        "wake"
+                    };
+                    arrow(&mut out, &scale, class, lane, e, p)?;
                 }
             }
             Kind::Steal if (e.a as usize) < n => {
@@ -195,9 +218,99 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
             _ => {}
         }
     }
-    writeln!(out, "</svg></div>\n</body></html>")?;
+
+    // Long polls (seen by the monitor while they ran) on their worker's
+    // lane; tasks cancelled off the workers on their track.
+    let marks = trace
+        .other
+        .iter()
+        .map(|e| (other, e))
+        .chain(trace.blocking.iter().map(|e| (blocking, e)));
+    for (track, e) in marks {
+        match e.kind {
+            Kind::LongPoll if (e.a as usize) < n => {
+                let (x, y) = (scale.x(e.ts), lane_y(e.a as usize));
+                writeln!(
+                    out,
+                    "<path class=\"longpoll\" d=\"M{x:.2},{:.1} l5,-9 h-10 z\" data-x=\"{x:.2}\">\
+                     <title>long poll: task {} still running at {:.3} ms</title></path>",
+                    y + 9.0,
+                    e.task,
+                    e.ts as f64 / 1e6
+                )?;
+            }
+            Kind::TaskEnd => {
+                let (x, y) = (scale.x(e.ts), lane_y(track));
+                writeln!(
+                    out,
+                    "<line class=\"end\" x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{:.1}\" y2=\"{:.1}\">\
+                     <title>task {} {}</title></line>",
+                    y + 4.0,
+                    y + LANE_H - 4.0,
+                    e.task,
+                    TaskEnd::name(e.flag)
+                )?;
+            }
+            _ => {}
+        }
+    }
+    writeln!(
+        out,
+        "</svg></div>\n<p id=\"rendered\">(the zoom script did not run)</p>\n<script>{ZOOM_JS}</script>\n</body></html>"
+    )?;
     out.flush()
 }
+
+/// Zoom for the time axis: rescales every x coordinate right of the labels
+/// (`x' = L + (x - L) * z`), keeping the point under the cursor in place;
+/// then reports what was drawn into `#rendered`.
+const ZOOM_JS: &str = r#"
+(function () {
+  var svg = document.getElementById('timeline'), box = document.getElementById('scroll');
+  var L = +svg.dataset.label, W = +svg.getAttribute('width'), z = 1;
+  var attrs = ['x', 'x1', 'x2', 'width'];
+  var els = [].slice.call(svg.querySelectorAll('rect, line, text.tick, path.longpoll'));
+  els.forEach(function (e) {
+    attrs.forEach(function (a) { if (e.hasAttribute(a)) e.dataset[a] = e.getAttribute(a); });
+  });
+  function zoom(to, at) {
+    to = Math.max(1e-4, Math.min(to, 400));
+    var t = (box.scrollLeft + at - L) / z;
+    z = to;
+    svg.setAttribute('width', (L + (W - L) * z + 20).toFixed(0));
+    els.forEach(function (e) {
+      attrs.forEach(function (a) {
+        var v = e.dataset[a];
+        if (v === undefined) return;
+        v = +v;
+        e.setAttribute(a, (a === 'width' ? Math.max(v * z, 0.5) : L + (v - L) * z).toFixed(2));
+      });
+      if (e.dataset.x !== undefined && e.tagName === 'path') {
+        e.setAttribute('transform', 'translate(' + ((+e.dataset.x - L) * (z - 1)).toFixed(2) + ',0)');
+      }
+    });
+    box.scrollLeft = Math.max(0, L + t * z - at);
+  }
+  function fit() { zoom((box.clientWidth - L - 20) / (W - L - 20), 0); }
+  document.getElementById('zin').onclick = function () { zoom(z * 2, box.clientWidth / 2); };
+  document.getElementById('zout').onclick = function () { zoom(z / 2, box.clientWidth / 2); };
+  document.getElementById('zfit').onclick = fit;
+  document.getElementById('z1').onclick = function () { zoom(1, 0); };
+  box.addEventListener('wheel', function (ev) {
+    if (!ev.ctrlKey && !ev.metaKey) return;
+    ev.preventDefault();
+    var r = box.getBoundingClientRect();
+    zoom(ev.deltaY < 0 ? z * 1.25 : z / 1.25, ev.clientX - r.left);
+  }, { passive: false });
+  if (location.hash === '#fit') fit();
+  var lanes = svg.querySelectorAll('text:not(.tick)').length;
+  var polls = svg.querySelectorAll('rect.poll').length;
+  var arrows = svg.querySelectorAll('line.wake, line.spawn, line.steal').length;
+  var p = document.getElementById('rendered');
+  p.dataset.lanes = lanes; p.dataset.polls = polls; p.dataset.arrows = arrows;
+  p.textContent = 'drawn: ' + lanes + ' lanes, ' + polls + ' polls, ' + arrows + ' arrows';
+})();
+"#;
 
 fn block(
     out: &mut impl Write,

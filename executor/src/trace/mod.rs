@@ -42,6 +42,8 @@ mod chrome;
 pub(crate) mod event;
 mod html;
 mod summary;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use summary::Summary;
 
@@ -217,6 +219,11 @@ pub(crate) struct WorkerTrace {
     /// Generation of `session`, 0 if none.
     gen: Cell<usize>,
     session: RefCell<Option<StdArc<Session>>>,
+    /// The task whose poll start was recorded and whose end is not yet:
+    /// the harness stamps the end before it releases the task
+    /// ([`poll_returned`]); the worker stamps it after `run` only if the
+    /// harness did not (a poll that never ran the future).
+    open: Cell<Option<u64>>,
 }
 
 impl WorkerTrace {
@@ -225,6 +232,7 @@ impl WorkerTrace {
             index,
             gen: Cell::new(0),
             session: RefCell::new(None),
+            open: Cell::new(None),
         }
     }
 
@@ -244,14 +252,25 @@ impl WorkerTrace {
             return None;
         }
         let task = id().as_u64();
-        self.record(tracer, |ts| Event::new(ts, Kind::PollStart, task))
-            .then_some(task)
+        let recorded = self.record(tracer, |ts| Event::new(ts, Kind::PollStart, task));
+        if recorded {
+            self.open.set(Some(task));
+        }
+        recorded.then_some(task)
     }
 
-    /// After a poll that `poll_start` recorded.
+    /// After a poll that `poll_start` recorded: stamps its end unless the
+    /// harness already did (see [`poll_returned`]).
     #[inline(always)]
     pub(crate) fn poll_end(&self, tracer: &Tracer, task: Option<u64>) {
-        if let Some(task) = task {
+        if task.is_some() {
+            self.poll_end_slow(tracer);
+        }
+    }
+
+    #[cold]
+    fn poll_end_slow(&self, tracer: &Tracer) {
+        if let Some(task) = self.open.take() {
             self.record(tracer, |ts| Event::new(ts, Kind::PollEnd, task));
         }
     }
@@ -344,8 +363,33 @@ pub(crate) fn on_steal(victim: usize, count: u64) {
     });
 }
 
-/// A task ended (harness hook). Recorded on the worker that ended it; ends
-/// on other threads (cancellation at shutdown) are outside any window.
+/// The future's `poll` returned (harness hook, on the polling thread):
+/// stamps the poll's end now, before the harness releases the task (to
+/// idle, to its queue, or to completion), so the task's next poll, on any
+/// worker, starts after this end and no wake it makes from now on points
+/// into this poll. When nothing records anywhere this is one load of a
+/// process-wide counter and one well-predicted branch.
+#[inline(always)]
+pub(crate) fn poll_returned() {
+    if any_recording() {
+        poll_returned_slow();
+    }
+}
+
+#[cold]
+fn poll_returned_slow() {
+    context::with(|cx| {
+        // Not a worker (the blocking pool runs its jobs as tasks): no lane.
+        let Some(cx) = cx else { return };
+        if let Some(task) = cx.trace.open.take() {
+            cx.trace
+                .record(&cx.shared.trace, |ts| Event::new(ts, Kind::PollEnd, task));
+        }
+    });
+}
+
+/// A task ended (harness hook) in one of its polls: recorded on the worker
+/// that polled it. Ends off the workers go through [`shut_down`].
 #[inline(always)]
 pub(crate) fn task_end(id: Id, end: TaskEnd) {
     if any_recording() {
@@ -361,6 +405,43 @@ fn task_end_slow(id: Id, end: TaskEnd) {
                 record_on_worker(cx, |ts| {
                     Event::new(ts, Kind::TaskEnd, id.as_u64()).flag(end as u8)
                 });
+            }
+        }
+    });
+}
+
+/// A task was cancelled by `shutdown` (harness hook), on whichever thread
+/// did it: the thread dropping the runtime, a spawn that found the runtime
+/// closed, or a worker. Recorded on that worker's lane if it is one of this
+/// runtime's, else on the blocking pool's or the "other threads" track.
+#[inline(always)]
+pub(crate) fn shut_down(tracer: Option<&Tracer>, id: Id) {
+    if any_recording() {
+        if let Some(tracer) = tracer {
+            shut_down_slow(tracer, id);
+        }
+    }
+}
+
+#[cold]
+fn shut_down_slow(tracer: &Tracer, id: Id) {
+    if !tracer.is_active() {
+        return;
+    }
+    let task = id.as_u64();
+    let flag = TaskEnd::Cancelled as u8;
+    context::with(|cx| match cx {
+        Some(cx) if std::ptr::eq(&*cx.shared.trace, tracer) => {
+            record_on_worker(cx, |ts| Event::new(ts, Kind::TaskEnd, task).flag(flag));
+        }
+        _ => {
+            if let Some(s) = tracer.live() {
+                let track = if crate::blocking::on_pool_thread() {
+                    &s.blocking
+                } else {
+                    &s.other
+                };
+                track.push(|| Event::new(s.now(), Kind::TaskEnd, task).flag(flag));
             }
         }
     });
@@ -598,7 +679,9 @@ impl Trace {
     /// Writes the timeline as one self-contained HTML file: inline SVG lanes
     /// per worker (plus blocking pool, driver, other threads), polls as
     /// blocks coloured by task, parks shaded, wakes and steals as arrows,
-    /// the summary on top. No script, nothing fetched from the network.
+    /// the summary on top; long polls marked on their lane. Nothing is
+    /// fetched from the network; a small inline script zooms the time axis
+    /// (the page reads without it).
     ///
     /// # Errors
     ///
@@ -612,10 +695,10 @@ impl Trace {
         Summary::new(self)
     }
 
-    /// The polls of the window: (worker, task, start ns, end ns), each
-    /// task's polls cut so they never overlap (a poll's end is stamped when
-    /// `run` returns, a moment after the task was released to whoever woke
-    /// it), sorted by start.
+    /// The polls of the window: (worker, task, start ns, end ns), sorted by
+    /// start. A poll's end is stamped before the task is released
+    /// ([`poll_returned`]), so one task's polls never overlap; the cut below
+    /// only guards against a clock that is not monotonic across threads.
     pub(crate) fn polls(&self) -> Vec<PollSpan> {
         let mut polls = Vec::new();
         for (lane, events) in self.workers.iter().enumerate() {

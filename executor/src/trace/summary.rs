@@ -64,7 +64,12 @@ impl Summary {
                 workers[lane].parked += trace.end.saturating_sub(t);
             }
         }
-        for e in trace.driver.iter().chain(&trace.other) {
+        for e in trace
+            .driver
+            .iter()
+            .chain(&trace.other)
+            .chain(&trace.blocking)
+        {
             if e.kind == Kind::Wake {
                 wakes.push((e.task, e.ts));
             }
