@@ -150,6 +150,11 @@ impl Idle {
     pub(crate) fn num_searching_now(&self) -> usize {
         Self::num_searching(self.state.load(SeqCst))
     }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn num_unparked_now(&self) -> usize {
+        Self::num_unparked(self.state.load(SeqCst))
+    }
 }
 
 #[cfg(all(test, not(loom)))]
