@@ -51,8 +51,17 @@ fn unpark_by_id_vs_worker_to_notify() {
 /// before the push, and park as the last searcher: its re-check after F2
 /// must see the peer's local queue and wake somebody (itself).
 ///
+/// This model found a bug: a worker refused the search (the peer was
+/// searching) parked without a re-check; if the searcher then found the
+/// spawning task and stopped before the refused worker counted itself
+/// parked, nobody was woken for the child, and the spawner blocked forever
+/// (with a task that hogs its worker rather than blocks, the child waited
+/// as long). Now `park` re-checks for a refused worker too (worker.rs,
+/// docs/scheduler.md case 3).
+///
 /// Catches: making `notify_if_work_pending` look at the injector only
-/// (not at the workers' queues) makes loom report a deadlock.
+/// (not at the workers' queues) makes loom report a deadlock; so does
+/// removing the refused worker's re-check in `park` (worker.rs).
 #[test]
 fn last_searcher_sees_work_in_peer_local_queue() {
     loom::model(|| {
