@@ -6,6 +6,10 @@
 #   bash scripts/valgrind.sh            # the default set: rt_* time_* net_*
 #   bash scripts/valgrind.sh rt_spawn   # only the binaries named (globs work)
 #
+# A name matches the test target's name in any workspace package (the
+# reactor has its own net_* tests); the report labels each binary
+# `package/name`.
+#
 # Environment:
 #   VALGRIND_TIMEOUT   seconds allowed per test binary (default 600)
 #   VALGRIND_LOGS      where the per-binary logs go (default target/valgrind)
@@ -32,28 +36,29 @@ patterns=("$@")
 [ ${#patterns[@]} -eq 0 ] && patterns=('rt_*' 'time_*' 'net_*')
 
 echo "=== building the integration tests (debug) ==="
-# The test executables, as cargo reports them: "name path" per line.
+# The test executables, as cargo reports them: "package name path" per line.
 if ! cargo test --workspace --no-run --message-format=json >"$logs/build.json" 2>"$logs/build.err"; then
     cat "$logs/build.err"
     exit 1
 fi
 mapfile -t binaries < <(jq -r 'select(.reason == "compiler-artifact" and .executable != null
-        and .target.kind == ["test"]) | "\(.target.name) \(.executable)"' "$logs/build.json" | sort -u)
+        and .target.kind == ["test"])
+        | "\(.package_id | sub(".*[#/]"; "") | sub("@.*"; "")) \(.target.name) \(.executable)"' \
+        "$logs/build.json" | sort -u)
 
 failed=0
 total_start=$(date +%s)
-printf '%-26s %8s %8s %12s %7s  %s\n' binary tests invalid def-lost time status
+printf '%-36s %6s %8s %9s %7s  %s\n' binary tests invalid def-lost time status
 for entry in "${binaries[@]}"; do
-    name=${entry%% *}
-    exe=${entry#* }
+    read -r pkg name exe <<<"$entry"
     selected=0
     for p in "${patterns[@]}"; do
         # shellcheck disable=SC2053 # a glob match is the point
         [[ $name == $p ]] && selected=1
     done
     [ $selected -eq 1 ] || continue
-    log="$logs/$name.log"
-    out="$logs/$name.out"
+    log="$logs/$pkg-$name.log"
+    out="$logs/$pkg-$name.out"
     start=$(date +%s)
     timeout --kill-after=10 "$timeout_s" valgrind --tool=memcheck --error-exitcode=1 \
         --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
@@ -75,7 +80,7 @@ for entry in "${binaries[@]}"; do
         status="$status; memcheck errors in $log"
     fi
     [ "$status" = ok ] || failed=1
-    printf '%-26s %8s %8s %12s %6ss  %s\n' "$name" "${tests:-?}" "${invalid:-0}" \
+    printf '%-36s %6s %8s %9s %6ss  %s\n' "$pkg/$name" "${tests:-?}" "${invalid:-0}" \
         "${lost:-0}" "$secs" "$status"
 done
 echo "total: $(($(date +%s) - total_start)) s"
