@@ -13,6 +13,7 @@
 # Environment:
 #   VALGRIND_TIMEOUT   seconds allowed per test binary (default 600)
 #   VALGRIND_LOGS      where the per-binary logs go (default target/valgrind)
+#   VALGRIND_SKIP      test names to skip (space-separated, passed as --skip)
 #
 # Tests run one at a time (`--test-threads=1`): memcheck serialises threads
 # anyway, and one test at a time keeps a failure's log readable. Valgrind
@@ -33,6 +34,8 @@ timeout_s=${VALGRIND_TIMEOUT:-600}
 logs=${VALGRIND_LOGS:-target/valgrind}
 mkdir -p "$logs"
 patterns=("$@")
+skips=()
+for t in ${VALGRIND_SKIP:-}; do skips+=(--skip "$t"); done
 [ ${#patterns[@]} -eq 0 ] && patterns=('rt_*' 'time_*' 'net_*')
 
 echo "=== building the integration tests (debug) ==="
@@ -62,7 +65,7 @@ for entry in "${binaries[@]}"; do
     start=$(date +%s)
     timeout --kill-after=10 "$timeout_s" valgrind --tool=memcheck --error-exitcode=1 \
         --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-        --log-file="$log" "$exe" --test-threads=1 >"$out" 2>&1
+        --log-file="$log" "$exe" --test-threads=1 "${skips[@]}" >"$out" 2>&1
     rc=$?
     secs=$(($(date +%s) - start))
     # "Invalid read of size 8", "Invalid write of size 4", "Invalid free()".
