@@ -190,8 +190,16 @@ fn a_panicking_callback_does_not_stop_the_monitor() {
         .build()
         .unwrap();
     for _ in 0..2 {
-        let task = rt.spawn(async { std::thread::sleep(STALL) });
+        // The stall ends when its report has arrived (bounded by LIMIT),
+        // not after a fixed time: printing the first panic (and its
+        // backtrace) can keep the monitor away for longer than a fixed
+        // stall under valgrind, and the second stall then went unseen.
+        let (release, stalled) = mpsc::channel::<()>();
+        let task = rt.spawn(async move {
+            let _ = stalled.recv_timeout(LIMIT);
+        });
         assert_eq!(rx.recv_timeout(LIMIT).expect("not reported"), task.id());
+        release.send(()).unwrap();
         rt.block_on(task).unwrap();
     }
     assert_eq!(total_long_polls(&rt), 2);

@@ -67,7 +67,12 @@ fn stealing_shows_up_per_worker() {
         .map(|i| m.worker_steal_count(i) + m.worker_overflow_count(i))
         .sum();
     assert!(moved > 0);
-    assert!(p0 > 100 && p1 > 100, "polls per worker: {p0} / {p1}");
+    // Both workers polled (the thief polls what it stole). Not "many
+    // each": how the polls split depends on how the OS runs the two
+    // threads, and under valgrind, which runs one thread at a time, the
+    // spawning worker did 2742 of 2813.
+    assert!(p0 > 0 && p1 > 0, "polls per worker: {p0} / {p1}");
+    assert!(p0 + p1 > 2000, "polls per worker: {p0} / {p1}");
     let ops: u64 = (0..2).map(|i| m.worker_steal_operations(i)).sum();
     let stolen: u64 = (0..2).map(|i| m.worker_steal_count(i)).sum();
     assert!(

@@ -15,7 +15,8 @@
 //! Invariants the protocol rests on:
 //! - A worker may only park after being a searcher, or after being refused
 //!   search because another worker is searching (I1).
-//! - The last searcher to stop searching re-checks every queue after F2 (I2).
+//! - The last searcher to stop searching re-checks every queue after F2,
+//!   and so does a worker that parks after being refused search (I2).
 //! - A thread that queued work from outside the searchers runs F1 and then
 //!   wakes a sleeper unless someone is searching or nobody sleeps (I3).
 
@@ -84,8 +85,9 @@ impl Idle {
     }
 
     /// The worker becomes a searcher, unless half the workers already are
-    /// (bounding the thundering herd). A worker that is refused may park
-    /// directly: a searcher exists, and by I2 the last one re-checks.
+    /// (bounding the thundering herd). A worker that is refused parks, and
+    /// re-checks the queues after F2 as a last searcher does (I2): the
+    /// searcher that refused it may stop, by finding work, before it parks.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {
         let state = self.state.load(SeqCst);
         if 2 * Self::num_searching(state) >= self.num_workers {
@@ -149,6 +151,11 @@ impl Idle {
     #[cfg_attr(loom, allow(dead_code))] // used by the unit tests, which loom skips
     pub(crate) fn num_searching_now(&self) -> usize {
         Self::num_searching(self.state.load(SeqCst))
+    }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn num_unparked_now(&self) -> usize {
+        Self::num_unparked(self.state.load(SeqCst))
     }
 }
 

@@ -366,11 +366,19 @@ fn park(cx: &WorkerContext, mut core: Box<Core>) -> Box<Core> {
         .add(core.busy_since.elapsed().as_nanos() as u64);
     metrics.park_count.add(1);
 
+    let was_searching = core.is_searching;
     let is_last_searcher = shared
         .idle
-        .transition_worker_to_parked(index, core.is_searching);
+        .transition_worker_to_parked(index, was_searching);
     core.is_searching = false;
-    if is_last_searcher {
+    // The last searcher re-checks (I2), and so does a worker that was
+    // refused the search (I1): the searcher that refused it may have
+    // stopped by finding work before we counted ourselves parked, its
+    // wake-one-more then saw nobody asleep, and a task its worker queues
+    // next (while it blocks or hogs) would wait with us asleep. loom:
+    // `last_searcher_sees_work_in_peer_local_queue`; docs/scheduler.md,
+    // case 3 of the sketch.
+    if is_last_searcher || !was_searching {
         shared.notify_if_work_pending();
     }
 

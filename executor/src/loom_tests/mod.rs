@@ -3,7 +3,18 @@
 //!
 //! Each model runs the real scheduler (workers are loom threads, the queues
 //! are the loom-visible model in `loom_deque.rs`) with at most three threads,
-//! and asserts the property the protocol exists for.
+//! and asserts the property the protocol exists for. Each names, in its doc
+//! comment, a mutation of the code that it catches (checked by making the
+//! mutation and watching loom fail).
+//!
+//! Groups: this file (spawning, waking, shutdown, the monitor's deep sleep,
+//! long polls, traces); `driver.rs` (parking in the driver, driver wakes,
+//! the monitor's hand-off); `sleep.rs` (the idle bookkeeping and the last
+//! searcher's re-check); `task.rs` (shutdown while polling, the join waker).
+
+mod driver;
+mod sleep;
+mod task;
 
 use crate::sync::Arc;
 use crate::task::yield_now;
@@ -14,12 +25,12 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll, Waker};
 
-fn rt(workers: usize) -> Executor {
+pub(crate) fn rt(workers: usize) -> Executor {
     Builder::new().worker_threads(workers).build().unwrap()
 }
 
 /// Counts drops, so a model can assert every future was dropped exactly once.
-struct DropCount(Arc<AtomicUsize>);
+pub(crate) struct DropCount(pub(crate) Arc<AtomicUsize>);
 
 impl Drop for DropCount {
     fn drop(&mut self) {
