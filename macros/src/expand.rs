@@ -115,6 +115,7 @@ fn generate(kind: Kind, args: &Args, item: &ItemFn) -> TokenStream {
         vis,
         sig,
         block,
+        ..
     } = item;
     let krate = &args.krate;
     let name = &sig.ident;
@@ -122,13 +123,13 @@ fn generate(kind: Kind, args: &Args, item: &ItemFn) -> TokenStream {
     // check refused them).
     let syn::Signature {
         constness,
-        unsafety,
+        safety,
         abi,
         fn_token,
         output,
         ..
     } = sig;
-    let outer = quote! { #constness #unsafety #abi #fn_token #name() #output };
+    let outer = quote! { #constness #safety #abi #fn_token #name() #output };
     // `main` defaults to one worker per core (or `WEFT_WORKER_THREADS`);
     // a test to one worker. An explicit count wins over both.
     let workers = match (kind, args.worker_threads) {
