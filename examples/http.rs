@@ -64,7 +64,7 @@ async fn shutdown_signal() {
 /// counts the answered requests. With `header_timeout`, a client that takes
 /// longer than that to send a request's headers is disconnected (hyper's
 /// timer is then weft's, `WeftTimer`; it costs a timer per request, which is
-/// why it is off by default, like in `examples/http_tokio.rs`).
+/// why it is off by default, as in `benches/http_server.rs`).
 pub async fn serve(
     listener: weft::net::TcpListener,
     served: Arc<AtomicUsize>,

@@ -5,10 +5,14 @@
 #   scripts/http_compare.sh --duration 2 --rounds 3 # a quick look
 #   WEFT_WORKER_THREADS=2 scripts/http_compare.sh   # workers of both servers
 #
-# The two servers are the same hyper "Hello" service: examples/http.rs
-# (weft, through its futures-io adapter) and benches/http_tokio.rs (tokio,
-# through hyper-util). Both read WEFT_WORKER_THREADS (default: one worker
-# per CPU). Each listens on 127.0.0.1 only.
+# The two servers are one program, benches/http_server.rs, run with
+# --runtime weft and --runtime tokio: the same hyper "Hello" service, the
+# same builder and accept loop, only the runtime and its I/O glue differ
+# (weft::compat::hyper::WeftIo, hyper-util's TokioIo). With --example, the
+# weft side is examples/http.rs instead, the fuller server a user starts
+# from (graceful shutdown, signals, a shared request counter), which costs a
+# little more per request. Both read WEFT_WORKER_THREADS (default: one
+# worker per CPU). Each listens on 127.0.0.1 only.
 #
 # For every shape (wrk -t1 -c64 and -t2 -c64 by default) it runs ROUNDS
 # rounds; in each round both servers get one wrk run of DURATION seconds,
@@ -40,6 +44,7 @@ usage: scripts/http_compare.sh [options]
   --warmup SECS       wrk warm-up per server before the rounds (default 1; 0 = none)
   --weft-port PORT    (default 18080)
   --tokio-port PORT   (default 18081)
+  --example           weft side: examples/http.rs instead of benches/http_server.rs
   --no-build          use the binaries already built
   -h, --help
 Environment: WEFT_WORKER_THREADS (workers of both servers), CARGO_TARGET_DIR.
@@ -59,6 +64,7 @@ WARMUP=1
 WEFT_PORT=18080
 TOKIO_PORT=18081
 BUILD=1
+EXAMPLE=0
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
@@ -71,6 +77,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP="${2:?--warmup needs a value}"; shift 2 ;;
     --weft-port) WEFT_PORT="${2:?--weft-port needs a value}"; shift 2 ;;
     --tokio-port) TOKIO_PORT="${2:?--tokio-port needs a value}"; shift 2 ;;
+    --example) EXAMPLE=1; shift ;;
     --no-build) BUILD=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -97,8 +104,8 @@ fi
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
-WEFT_BIN="$TARGET/release/examples/http"
-TOKIO_BIN="$TARGET/release/http_tokio"
+SERVER_BIN="$TARGET/release/http_server"
+if [ "$EXAMPLE" -eq 1 ]; then WEFT_BIN="$TARGET/release/examples/http"; else WEFT_BIN="$SERVER_BIN"; fi
 OUT_DIR="${WEFT_BENCH_OUT:-$TARGET/bench-results}"
 TICKS="$(getconf CLK_TCK)"
 
@@ -115,13 +122,15 @@ fi
 
 # --- build -------------------------------------------------------------------
 if [ "$BUILD" -eq 1 ]; then
-    echo "building the weft server (cargo build --release --example http)..."
-    (cd "$ROOT" && cargo build --release --example http)
-    echo "building the tokio server (cd benches && cargo build --release --bin http_tokio)..."
-    (cd "$ROOT/benches" && cargo build --release --bin http_tokio)
+    if [ "$EXAMPLE" -eq 1 ]; then
+        echo "building the weft example server (cargo build --release --example http)..."
+        (cd "$ROOT" && cargo build --release --example http)
+    fi
+    echo "building the servers (cd benches && cargo build --release --locked --bin http_server)..."
+    (cd "$ROOT/benches" && cargo build --release --locked --bin http_server)
 fi
 [ -x "$WEFT_BIN" ] || die "no weft server at $WEFT_BIN (build it, or drop --no-build)"
-[ -x "$TOKIO_BIN" ] || die "no tokio server at $TOKIO_BIN (build it, or drop --no-build)"
+[ -x "$SERVER_BIN" ] || die "no server at $SERVER_BIN (build it, or drop --no-build)"
 
 # --- servers -----------------------------------------------------------------
 WORK="$(mktemp -d)"
@@ -142,15 +151,16 @@ trap 'exit 143' TERM
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start NAME BIN PORT: starts a server as a child of this shell (so that the
+# start NAME BIN PORT [ARGS...]: starts a server as a child of this shell (so that the
 # exit trap can kill and reap it), sets STARTED_PID, and waits (at most 10 s)
 # until it accepts connections.
 start() {
     local name="$1" bin="$2" port="$3" pid _
+    shift 3
     if port_in_use "$port"; then
         die "127.0.0.1:$port is already taken (pick another with --$name-port)"
     fi
-    "$bin" --addr "127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+    "$bin" --addr "127.0.0.1:$port" "$@" >"$WORK/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     for _ in $(seq 100); do
@@ -213,9 +223,13 @@ median() {
 
 WORKERS="${WEFT_WORKER_THREADS:-$(nproc)}"
 export WEFT_WORKER_THREADS="$WORKERS"
-start weft "$WEFT_BIN" "$WEFT_PORT"
+if [ "$EXAMPLE" -eq 1 ]; then
+    start weft "$WEFT_BIN" "$WEFT_PORT"
+else
+    start weft "$WEFT_BIN" "$WEFT_PORT" --runtime weft
+fi
 WEFT_PID="$STARTED_PID"
-start tokio "$TOKIO_BIN" "$TOKIO_PORT"
+start tokio "$SERVER_BIN" "$TOKIO_PORT" --runtime tokio
 TOKIO_PID="$STARTED_PID"
 echo "weft server pid $WEFT_PID on 127.0.0.1:$WEFT_PORT, tokio server pid $TOKIO_PID on 127.0.0.1:$TOKIO_PORT"
 echo "$WORKERS workers each, $(nproc) CPUs shared with wrk; $ROUNDS rounds of ${DURATION}s per server and shape"

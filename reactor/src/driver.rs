@@ -9,8 +9,11 @@
 //!    than that deadline while we wait calls the unpark hook installed in
 //!    [`Driver::new`], i.e. [`Poller::notify`](polling::Poller::notify), and
 //!    interrupts the wait.
-//! 2. **Event listening.** `Poller::wait` for `min(timeout, deadline - now)`
-//!    (nanosecond precision on Linux: polling arms a timerfd).
+//! 2. **Event listening.** Wait for `min(timeout, deadline - now)`, with
+//!    nanosecond precision: on Linux one `epoll_pwait2` on the poller's
+//!    descriptor ([`crate::epoll`] says why not `Poller::wait`, which costs
+//!    five syscalls there, and how the two share the poller); elsewhere
+//!    `Poller::wait`.
 //! 3. **Timers.** [`Timer::end_wait`], then fire every due timer with
 //!    [`Timer::process_at`].
 //! 4. **Event handling.** Dispatch the events: mark each source's directions
@@ -33,7 +36,9 @@ use std::time::{Duration, Instant};
 use polling::Events;
 use weft_timer::Timer;
 
-use crate::reactor::{Handle, Reactor};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use crate::epoll::{RawEvents, Waited};
+use crate::reactor::{Handle, IoEvent, Reactor};
 use crate::sync::{Arc, AtomicUsize, Mutex, Relaxed};
 
 /// The I/O + timer driver of one runtime: owns the [`Reactor`] and the
@@ -63,8 +68,55 @@ pub struct Driver {
 
 /// Buffers reused by every turn.
 struct Turn {
+    /// What polling's `Poller::wait` returns.
     events: Events,
+    /// What the driver's own epoll wait returns (`crate::epoll`).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    raw: RawEvents,
     wakers: Vec<Waker>,
+}
+
+impl Turn {
+    fn new() -> Turn {
+        Turn {
+            events: Events::new(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            raw: RawEvents::new(),
+            wakers: Vec::new(),
+        }
+    }
+
+    /// Waits for events for at most `wait`, with one syscall on Linux
+    /// (`crate::epoll` says why polling's own wait costs five there, and
+    /// how the two share the poller).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn listen(&mut self, poller: &polling::Poller, wait: Option<Duration>) -> io::Result<()> {
+        self.events.clear();
+        match self.raw.wait(poller, wait)? {
+            Waited::Done { polling_key: false } => Ok(()),
+            // polling's notifier (or a stale timerfd) fired: let polling
+            // drain and re-arm it, or the next `notify` would be lost.
+            Waited::Done { polling_key: true } => poller
+                .wait(&mut self.events, Some(Duration::ZERO))
+                .map(drop),
+            Waited::UsePoller => poller.wait(&mut self.events, wait).map(drop),
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn listen(&mut self, poller: &polling::Poller, wait: Option<Duration>) -> io::Result<()> {
+        self.events.clear();
+        poller.wait(&mut self.events, wait).map(drop)
+    }
+
+    /// The events of the last `listen`.
+    fn events(&self) -> impl Iterator<Item = IoEvent> + '_ {
+        let polled = self.events.iter().map(IoEvent::from_polling);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return self.raw.iter().chain(polled);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        polled
+    }
 }
 
 #[derive(Default)]
@@ -133,10 +185,7 @@ impl Driver {
         Ok(Driver {
             handle: Handle::from_reactor(reactor),
             timer,
-            turn: Mutex::new(Turn {
-                events: Events::new(),
-                wakers: Vec::new(),
-            }),
+            turn: Mutex::new(Turn::new()),
             stats: Counters::default(),
         })
     }
@@ -165,7 +214,6 @@ impl Driver {
 
     fn turn(&self, timeout: Option<Duration>) {
         let mut turn = self.turn.lock();
-        let Turn { events, wakers } = &mut *turn;
         let reactor = self.handle.reactor();
 
         // 1. Timer check.
@@ -182,17 +230,7 @@ impl Driver {
         };
 
         // 2. Event listening.
-        events.clear();
-        let waited = if blocking || poller_has_events(reactor.poller()) {
-            reactor.poller().wait(events, wait)
-        } else {
-            // Nothing is ready: skip `Poller::wait`, which costs polling
-            // 3.11 about five syscalls even with a zero timeout (re-arming
-            // its timerfd and notifier), against one `poll(2)` here. This
-            // is the turn workers take every 61 ticks and after yields;
-            // measured on yield_many (docs/benchmarks.md).
-            Ok(0)
-        };
+        let waited = turn.listen(reactor.poller(), wait);
         if blocking {
             self.timer.end_wait();
         }
@@ -217,7 +255,9 @@ impl Driver {
         });
 
         // 4. Event handling.
-        let delivered = reactor.dispatch(events, wakers);
+        let Turn { wakers, .. } = &mut *turn;
+        let mut wakers = std::mem::take(wakers);
+        let delivered = reactor.dispatch(turn.events(), &mut wakers);
         let woken = wakers.len();
         for waker in wakers.drain(..) {
             if let Err(payload) =
@@ -227,6 +267,8 @@ impl Driver {
             }
         }
 
+        // Keeps the vector's capacity for the next turn.
+        turn.wakers = wakers;
         // Relaxed: statistics only; nothing is published through them.
         self.stats.turns.fetch_add(1, Relaxed);
         self.stats.events.fetch_add(delivered, Relaxed);
@@ -236,32 +278,6 @@ impl Driver {
             std::panic::resume_unwind(payload);
         }
     }
-}
-
-/// Whether the poller has events to deliver: an epoll descriptor is
-/// readable exactly when its ready list is not empty, and a zero-timeout
-/// `poll(2)` on it consumes nothing (edge-triggered events stay queued for
-/// the `epoll_wait` that follows). Errors count as "maybe": the real wait
-/// will report them.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn poller_has_events(poller: &polling::Poller) -> bool {
-    use rustix::event::{PollFd, PollFlags, Timespec};
-    use std::os::fd::AsFd;
-    let mut fds = [PollFd::from_borrowed_fd(poller.as_fd(), PollFlags::IN)];
-    let zero = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    match rustix::event::poll(&mut fds, Some(&zero)) {
-        Ok(n) => n > 0,
-        Err(_) => true,
-    }
-}
-
-/// Elsewhere (kqueue), always take the full turn.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn poller_has_events(_poller: &polling::Poller) -> bool {
-    true
 }
 
 impl weft_executor::Driver for Driver {

@@ -78,6 +78,8 @@
 mod async_io;
 pub mod context;
 mod driver;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll;
 pub mod net;
 mod reactor;
 mod readiness;

@@ -41,12 +41,34 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::task::Waker;
 
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, PollMode, Poller};
 
 use crate::signal::driver::{RuntimeSignals, SIGNAL_KEY};
 use crate::slab::{Key, Slab};
 use crate::source::{shutdown_error, Source};
 use crate::sync::{Arc, Mutex, OnceLock};
+
+/// One readiness event, as [`Reactor::dispatch`] takes it: from polling's
+/// `Poller::wait`, or from the driver's own epoll wait (`crate::epoll`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IoEvent {
+    pub(crate) key: usize,
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    /// `EPOLLHUP` or `EPOLLERR` (polling: `is_interrupt`, `is_err`).
+    pub(crate) closed: bool,
+}
+
+impl IoEvent {
+    pub(crate) fn from_polling(event: polling::Event) -> IoEvent {
+        IoEvent {
+            key: event.key,
+            readable: event.readable,
+            writable: event.writable,
+            closed: event.is_interrupt() || event.is_err() == Some(true),
+        }
+    }
+}
 
 /// The shared half of the I/O driver: the poller and the registered sources.
 ///
@@ -186,11 +208,15 @@ impl Reactor {
     /// Marks the sources behind `events` ready and moves their wakers into
     /// `out` (the caller wakes them once it holds no lock). Returns the
     /// number of events that reached a live source.
-    pub(crate) fn dispatch(&self, events: &Events, out: &mut Vec<Waker>) -> usize {
+    pub(crate) fn dispatch(
+        &self,
+        events: impl IntoIterator<Item = IoEvent>,
+        out: &mut Vec<Waker>,
+    ) -> usize {
         let registry = self.registry.lock();
         let mut delivered = 0;
         let mut signalled = false;
-        for event in events.iter() {
+        for event in events {
             if event.key == SIGNAL_KEY {
                 signalled = true;
                 continue;
@@ -198,10 +224,9 @@ impl Reactor {
             // A stale key (its source deregistered after the kernel queued
             // the event) finds nothing and the event is dropped.
             if let Some(source) = registry.slab.get(Key::from_raw(event.key)) {
-                // polling maps EPOLLHUP and EPOLLERR to both directions;
-                // remember them too, see `State::clear_drained_if_tick`.
-                let closed = event.is_interrupt() || event.is_err() == Some(true);
-                source.set_ready(event.readable, event.writable, closed, out);
+                // EPOLLHUP and EPOLLERR count as both directions; remember
+                // them too, see `State::clear_drained_if_tick`.
+                source.set_ready(event.readable, event.writable, event.closed, out);
                 delivered += 1;
             }
         }

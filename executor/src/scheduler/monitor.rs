@@ -12,7 +12,8 @@
 //! throughput against the same server with no hand-off.
 //!
 //! So the hand-off is lazy, as Go's `sysmon` does it for its netpoller: one
-//! monitor thread per runtime looks every [`INTERVAL`]; if nobody entered or
+//! monitor thread per runtime looks every [`INTERVAL`] (backing off to
+//! [`MAX_INTERVAL`] while the driver keeps turning); if nobody entered or
 //! left the driver since its last look and nobody is in it now, it hands
 //! the driver to a condvar-parked worker. A worker that leaves the driver
 //! and comes back within a millisecond (the common case) costs nothing but
@@ -45,9 +46,21 @@ use crate::sync::{fence, AtomicBool, Condvar, Mutex};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-/// How often the monitor looks while the runtime is busy. A hogged driver
-/// is handed on within one to two intervals.
+/// How often the monitor looks at first, and again after every hand-off. A
+/// hogged driver is handed on within one to two intervals.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(1);
+
+/// The longest interval the monitor backs off to while the driver keeps
+/// turning. Looking every millisecond cost a busy runtime a thread wakeup
+/// per millisecond: under hyper + wrk the monitor thread took 0.12-0.2 us
+/// of CPU per request, 2-3 % of the server's (docs/benchmarks.md). Backing
+/// off as Go's `sysmon` does (it goes from 20 us to 10 ms) cuts that
+/// eightfold, and bounds a stall of the driver behind a hogging task at
+/// two of these intervals (tokio's is unbounded: issue 4730).
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_millis(8);
+
+/// Looks in a row that see the driver turning before the interval doubles.
+pub(crate) const BACKOFF_AFTER: u32 = 4;
 
 /// Looks in a row with one wait holding the driver (nothing happening)
 /// before the monitor sleeps until a worker leaves the driver.
@@ -118,6 +131,44 @@ pub(crate) enum Look {
     Held,
 }
 
+/// The monitor's pace: [`INTERVAL`] (or the long-poll watch's own) at
+/// first, doubling up to `max` while every look sees the driver turning,
+/// back to the start after a hand-off.
+struct Pace {
+    base: Duration,
+    max: Duration,
+    now: Duration,
+    moving: u32,
+}
+
+impl Pace {
+    fn new(base: Duration, max: Duration) -> Pace {
+        Pace {
+            base,
+            max: max.max(base),
+            now: base,
+            moving: 0,
+        }
+    }
+
+    fn after(&mut self, look: Look) {
+        match look {
+            Look::Moving => {
+                self.moving += 1;
+                if self.moving >= BACKOFF_AFTER {
+                    self.moving = 0;
+                    self.now = (self.now * 2).min(self.max);
+                }
+            }
+            Look::Abandoned => {
+                self.moving = 0;
+                self.now = self.base;
+            }
+            Look::Held => self.moving = 0,
+        }
+    }
+}
+
 fn look(slot: &DriverSlot, last_turns: &mut usize) -> Look {
     let turns = slot.turns();
     if turns != std::mem::replace(last_turns, turns) {
@@ -162,7 +213,15 @@ pub(crate) fn run(shared: &Shared) {
     let Some(slot) = &shared.driver else { return };
     let monitor = slot.monitor();
     let watch = shared.long_poll.as_ref();
-    let interval = watch.map_or(INTERVAL, |w| w.look_interval(INTERVAL));
+    // Watching long polls needs a steady pace (a poll is reported within
+    // its threshold); otherwise back off while all is well.
+    let mut pace = match watch {
+        Some(w) => {
+            let every = w.look_interval(INTERVAL);
+            Pace::new(every, every)
+        }
+        None => Pace::new(INTERVAL, MAX_INTERVAL),
+    };
     let trace_stall = |worker, task| crate::trace::on_long_poll(shared, worker, task);
     let mut watcher = watch.map(|w| Watcher::new(w).with_on_stall(&trace_stall));
     // Without watching, the driver alone decides (a worker that is not
@@ -175,7 +234,7 @@ pub(crate) fn run(shared: &Shared) {
         if shared.is_shutdown() {
             return;
         }
-        (guard, _) = monitor.condvar.wait_timeout(guard, interval);
+        (guard, _) = monitor.condvar.wait_timeout(guard, pace.now);
         if shared.is_shutdown() {
             return;
         }
@@ -186,7 +245,9 @@ pub(crate) fn run(shared: &Shared) {
             watcher.look(Instant::now(), |i| &shared.remotes[i].metrics);
             guard = monitor.lock();
         }
-        match look(slot, &mut last_turns) {
+        let seen = look(slot, &mut last_turns);
+        pace.after(seen);
+        match seen {
             Look::Moving => held = 0,
             Look::Abandoned => {
                 held = 0;
@@ -243,6 +304,37 @@ mod tests {
         assert!(slot.try_lock());
         slot.unlock();
         assert_eq!(look(&slot, &mut last), Look::Moving);
+    }
+
+    #[test]
+    fn the_pace_backs_off_while_moving_and_resets_on_a_hand_off() {
+        let mut pace = Pace::new(INTERVAL, MAX_INTERVAL);
+        let mut seen = vec![pace.now];
+        for _ in 0..5 * BACKOFF_AFTER {
+            pace.after(Look::Moving);
+            seen.push(pace.now);
+        }
+        assert_eq!(pace.now, MAX_INTERVAL, "capped: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        // A held look breaks the run of moving ones but keeps the pace.
+        pace.after(Look::Held);
+        assert_eq!(pace.now, MAX_INTERVAL);
+        pace.after(Look::Abandoned);
+        assert_eq!(pace.now, INTERVAL, "a hand-off: look closely again");
+        // Not every moving look doubles: only a run of BACKOFF_AFTER.
+        for _ in 1..BACKOFF_AFTER {
+            pace.after(Look::Moving);
+        }
+        pace.after(Look::Held);
+        pace.after(Look::Moving);
+        assert_eq!(pace.now, INTERVAL);
+        // A long-poll watch keeps its pace.
+        let every = Duration::from_micros(250);
+        let mut steady = Pace::new(every, every);
+        for _ in 0..5 * BACKOFF_AFTER {
+            steady.after(Look::Moving);
+        }
+        assert_eq!(steady.now, every);
     }
 
     #[test]

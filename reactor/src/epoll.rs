@@ -1,0 +1,258 @@
+//! The driver's wait, straight on the poller's epoll descriptor (Linux).
+//!
+//! `polling::Poller::wait` costs five syscalls on Linux, every time:
+//! `timerfd_settime` and an `epoll_ctl` to arm its timerfd (even for no
+//! timeout), the `epoll_pwait` itself, then a `read` of its eventfd and an
+//! `epoll_ctl` to re-arm it (both registered one-shot). Under hyper + wrk a
+//! worker blocks in the driver about once every nine requests (2 workers,
+//! wrk -t1 -c64), so those four extra syscalls were 0.44 per request, where
+//! tokio (mio) makes one `epoll_wait` per wait and nothing else
+//! (docs/benchmarks.md, "Syscalls per request").
+//!
+//! Here a wait is one syscall: `epoll_pwait2` with a nanosecond timeout
+//! (timers stay as precise as polling's timerfd made them), or
+//! `epoll_wait` when the wait has no timeout or a zero one. Registration
+//! (`add`, `modify`, `delete`) and [`Poller::notify`] remain polling's.
+//!
+//! polling's own two descriptors, the notifier (eventfd) and the timerfd,
+//! are registered one-shot under its reserved key [`POLLING_KEY`]. When a
+//! wait here returns that key (a `notify`, or a timerfd armed by an earlier
+//! `Poller::wait`), the caller must run one `Poller::wait` with a zero
+//! timeout: that drains the eventfd, re-arms both registrations and resets
+//! polling's "notified" flag, exactly as if polling had waited all along,
+//! so a later `notify` is never swallowed (`tests::a_notify_after_a_raw_wait_is_seen`).
+//! Between the two waits no event is lost: every other key's event was
+//! consumed by our `epoll_pwait2` and is dispatched with the rest.
+//!
+//! `epoll_pwait2` needs Linux 5.11. Where it is missing (`ENOSYS`, or
+//! `EPERM` from a seccomp filter that does not know it), a timed wait
+//! answers [`Waited::UsePoller`] and the driver falls back on
+//! `Poller::wait` for timed waits from then on; waits with no timeout or a
+//! zero one still take the one-syscall path.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::time::Duration;
+
+use polling::Poller;
+
+use crate::reactor::IoEvent;
+
+/// The key polling registers its notifier and timerfd under
+/// (`polling::NOTIFY_KEY`, private to polling; a unit test below pins it).
+pub(crate) const POLLING_KEY: u64 = usize::MAX as u64;
+
+/// Events one wait may return; more stay queued in the kernel for the next.
+const CAPACITY: usize = 1024;
+
+/// Whether `epoll_pwait2` works here: unknown, yes, no.
+static PWAIT2: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
+
+/// What one wait did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// The events are in the buffer; `polling_key` says whether polling's
+    /// notifier or timerfd fired (the caller must then run a zero-timeout
+    /// `Poller::wait`, see the module docs).
+    Done { polling_key: bool },
+    /// A timed wait, and no `epoll_pwait2` on this kernel: wait with
+    /// `Poller::wait` instead (nothing was consumed).
+    UsePoller,
+}
+
+/// The same mapping as polling's epoll backend: `IN`, `PRI`, `HUP` and
+/// `ERR` read as readable; `OUT`, `HUP` and `ERR` as writable.
+fn io_event(event: &libc::epoll_event) -> IoEvent {
+    let flags = event.events as libc::c_int;
+    let closed = flags & (libc::EPOLLHUP | libc::EPOLLERR) != 0;
+    IoEvent {
+        key: event.u64 as usize,
+        readable: closed || flags & (libc::EPOLLIN | libc::EPOLLPRI) != 0,
+        writable: closed || flags & libc::EPOLLOUT != 0,
+        closed,
+    }
+}
+
+/// The buffer one wait fills.
+pub(crate) struct RawEvents {
+    list: Vec<libc::epoll_event>,
+}
+
+impl RawEvents {
+    pub(crate) fn new() -> RawEvents {
+        RawEvents {
+            list: Vec::with_capacity(CAPACITY),
+        }
+    }
+
+    /// The events of the last wait, polling's own key left out.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = IoEvent> + '_ {
+        self.list
+            .iter()
+            .filter(|e| e.u64 != POLLING_KEY)
+            .map(io_event)
+    }
+
+    /// Waits on `poller`'s epoll descriptor for at most `timeout` (`None`:
+    /// until an event). An interrupted wait (`EINTR`) returns with no
+    /// events, which the caller treats like a spurious wakeup.
+    pub(crate) fn wait(
+        &mut self,
+        poller: &Poller,
+        timeout: Option<Duration>,
+    ) -> io::Result<Waited> {
+        self.list.clear();
+        let epfd = poller.as_fd().as_raw_fd();
+        let events = self.list.as_mut_ptr();
+        let cap = self.list.capacity() as libc::c_int;
+        let n = match timeout {
+            None => {
+                // SAFETY: `epfd` is the poller's live epoll descriptor
+                // (borrowed from `poller` for the call); `events` points at
+                // `cap` writable `epoll_event`s of our vector's spare
+                // capacity, and the kernel writes at most `cap` of them.
+                unsafe { libc::epoll_wait(epfd, events, cap, -1) }
+            }
+            Some(d) if d.is_zero() => {
+                // SAFETY: as above.
+                unsafe { libc::epoll_wait(epfd, events, cap, 0) }
+            }
+            Some(d) => {
+                if PWAIT2.load(Relaxed) == NO {
+                    return Ok(Waited::UsePoller);
+                }
+                let ts = libc::timespec {
+                    // Saturates: a timeout of centuries is "no timeout" in
+                    // all but name.
+                    tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+                    tv_nsec: d.subsec_nanos().into(),
+                };
+                // SAFETY: as above; `ts` is a valid timespec that the
+                // kernel only reads; a null sigmask (with size 0) means
+                // "do not change the signal mask".
+                let rc = unsafe {
+                    libc::syscall(
+                        libc::SYS_epoll_pwait2,
+                        epfd,
+                        events,
+                        cap,
+                        &ts as *const libc::timespec,
+                        std::ptr::null::<libc::sigset_t>(),
+                        0usize,
+                    )
+                };
+                if rc < 0 {
+                    let err = io::Error::last_os_error();
+                    if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+                        // Relaxed: a cache of a fact about the kernel; every
+                        // thread computing it gets the same answer.
+                        PWAIT2.store(NO, Relaxed);
+                        return Ok(Waited::UsePoller);
+                    }
+                }
+                if PWAIT2.load(Relaxed) == UNKNOWN && rc >= 0 {
+                    PWAIT2.store(YES, Relaxed);
+                }
+                rc as libc::c_int
+            }
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                return Ok(Waited::Done { polling_key: false });
+            }
+            return Err(err);
+        }
+        // SAFETY: the kernel initialised the first `n` entries (n <= cap).
+        unsafe { self.list.set_len(n as usize) };
+        let polling_key = self.list.iter().any(|e| e.u64 == POLLING_KEY);
+        Ok(Waited::Done { polling_key })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use polling::{Event, Events, PollMode};
+    use std::os::unix::net::UnixStream;
+
+    /// The whole scheme rests on polling's reserved key; if a polling
+    /// upgrade moves it, this fails before the driver loses a notify.
+    #[test]
+    fn a_notify_shows_up_under_pollings_key() {
+        let poller = Poller::new().unwrap();
+        let mut raw = RawEvents::new();
+        poller.notify().unwrap();
+        let waited = raw.wait(&poller, Some(Duration::from_secs(5))).unwrap();
+        assert!(
+            matches!(
+                waited,
+                Waited::Done { polling_key: true } | Waited::UsePoller
+            ),
+            "{waited:?}"
+        );
+    }
+
+    #[test]
+    fn a_notify_after_a_raw_wait_is_seen() {
+        let poller = Poller::new().unwrap();
+        let mut raw = RawEvents::new();
+        let mut events = Events::new();
+        for round in 0..3 {
+            poller.notify().unwrap();
+            assert_eq!(
+                raw.wait(&poller, None).unwrap(),
+                Waited::Done { polling_key: true },
+                "round {round}"
+            );
+            assert_eq!(raw.iter().count(), 0, "polling's key is filtered out");
+            // The hand-over the driver does: re-arms the notifier.
+            poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        }
+        // Nothing pending now: a zero wait returns nothing.
+        assert_eq!(
+            raw.wait(&poller, Some(Duration::ZERO)).unwrap(),
+            Waited::Done { polling_key: false }
+        );
+    }
+
+    #[test]
+    fn socket_events_map_like_pollings() {
+        let poller = Poller::new().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        // SAFETY: `a` outlives its registration (deleted below).
+        unsafe { poller.add_with_mode(&a, Event::all(7), PollMode::Edge) }.unwrap();
+        let mut raw = RawEvents::new();
+        raw.wait(&poller, Some(Duration::from_secs(5))).unwrap();
+        let first: Vec<_> = raw.iter().collect();
+        assert_eq!(first.len(), 1);
+        assert!(first[0].writable && !first[0].readable && !first[0].closed);
+        assert_eq!(first[0].key, 7);
+        drop(b);
+        let waited = raw.wait(&poller, Some(Duration::from_secs(5))).unwrap();
+        if waited == Waited::UsePoller {
+            return; // no epoll_pwait2 here; the poller path is polling's
+        }
+        let closed: Vec<_> = raw.iter().collect();
+        assert_eq!(closed.len(), 1);
+        assert!(closed[0].readable, "{closed:?}");
+        poller.delete(&a).unwrap();
+    }
+
+    #[test]
+    fn a_timed_wait_times_out() {
+        let poller = Poller::new().unwrap();
+        let mut raw = RawEvents::new();
+        let start = std::time::Instant::now();
+        let waited = raw.wait(&poller, Some(Duration::from_millis(20))).unwrap();
+        if waited != Waited::UsePoller {
+            assert_eq!(waited, Waited::Done { polling_key: false });
+            assert!(start.elapsed() >= Duration::from_millis(20));
+        }
+    }
+}
