@@ -68,7 +68,8 @@ fn serve_weft(addr: &str, workers: usize) -> std::io::Result<()> {
         .map(std::time::Duration::from_secs_f64);
     std::thread::scope(|scope| {
         if let Some(every) = stats_every {
-            scope.spawn(|| print_stats(&rt, every));
+            let rt = &rt;
+            scope.spawn(move || print_stats(rt, every));
         }
         rt.block_on(async move {
             let listener = weft::net::TcpListener::bind(addr).await?;
