@@ -13,7 +13,10 @@
 //! loop inside `block_on`, no graceful-shutdown wrapper, no shared counter.
 //! The only differences are each runtime's own I/O glue: weft's
 //! `weft::compat::hyper::WeftIo` over `weft::net::TcpStream`, and
-//! hyper-util's `TokioIo` over `tokio::net::TcpStream`.
+//! hyper-util's `TokioIo` over `tokio::net::TcpStream`. `--runtime
+//! weft-fio` is weft through the generic futures-io path instead (the
+//! stream hidden behind futures-io's traits, so `WeftIo` zeroes and reads
+//! as it must for any `AsyncRead`, the way smol's glue does).
 //! `examples/http.rs` is the fuller weft server (graceful shutdown, signals,
 //! a request counter) that a user would start from; it costs a little more
 //! per request than this one, which is why the comparison does not use it.
@@ -51,7 +54,8 @@ fn main() -> std::io::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     match runtime.as_str() {
-        "weft" => serve_weft(&addr, workers),
+        "weft" => serve_weft(&addr, workers, false),
+        "weft-fio" => serve_weft(&addr, workers, true),
         "tokio" => serve_tokio(&addr, workers),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -60,7 +64,7 @@ fn main() -> std::io::Result<()> {
     }
 }
 
-fn serve_weft(addr: &str, workers: usize) -> std::io::Result<()> {
+fn serve_weft(addr: &str, workers: usize, futures_io: bool) -> std::io::Result<()> {
     let rt = weft::Runtime::builder().worker_threads(workers).build()?;
     let stats_every = std::env::var("WEFT_HTTP_STATS")
         .ok()
@@ -78,15 +82,63 @@ fn serve_weft(addr: &str, workers: usize) -> std::io::Result<()> {
                 let (stream, _) = listener.accept().await?;
                 stream.set_nodelay(true)?;
                 weft::spawn(async move {
-                    let io = weft::compat::hyper::WeftIo::new(stream);
-                    let conn = http1::Builder::new().serve_connection(io, service_fn(hello));
-                    if let Err(e) = conn.await {
+                    let result = if futures_io {
+                        let io = weft::compat::hyper::WeftIo::new(FuturesIo(stream));
+                        http1::Builder::new()
+                            .serve_connection(io, service_fn(hello))
+                            .await
+                    } else {
+                        let io = weft::compat::hyper::WeftIo::new(stream);
+                        http1::Builder::new()
+                            .serve_connection(io, service_fn(hello))
+                            .await
+                    };
+                    if let Err(e) = result {
                         eprintln!("connection error: {e}");
                     }
                 });
             }
         })
     })
+}
+
+/// A weft stream seen only through futures-io's traits: `WeftIo` then takes
+/// its generic path (zero the spare buffer, read into it, write unvectored),
+/// the path any futures-io stream gets, as smol's hyper glue does.
+struct FuturesIo(weft::net::TcpStream);
+
+impl futures_io::AsyncRead for FuturesIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for FuturesIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_close(cx)
+    }
 }
 
 /// `WEFT_HTTP_STATS`: the weft server's counters, as deltas, every `every`.

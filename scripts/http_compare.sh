@@ -45,6 +45,8 @@ usage: scripts/http_compare.sh [options]
   --weft-port PORT    (default 18080)
   --tokio-port PORT   (default 18081)
   --example           weft side: examples/http.rs instead of benches/http_server.rs
+  --futures-io        weft side: http_server --runtime weft-fio (the generic
+                      futures-io path of WeftIo, as smol's glue reads)
   --no-build          use the binaries already built
   -h, --help
 Environment: WEFT_WORKER_THREADS (workers of both servers), CARGO_TARGET_DIR.
@@ -65,6 +67,7 @@ WEFT_PORT=18080
 TOKIO_PORT=18081
 BUILD=1
 EXAMPLE=0
+WEFT_RUNTIME=weft
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
     --weft-port) WEFT_PORT="${2:?--weft-port needs a value}"; shift 2 ;;
     --tokio-port) TOKIO_PORT="${2:?--tokio-port needs a value}"; shift 2 ;;
     --example) EXAMPLE=1; shift ;;
+    --futures-io) WEFT_RUNTIME=weft-fio; shift ;;
     --no-build) BUILD=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -226,7 +230,7 @@ export WEFT_WORKER_THREADS="$WORKERS"
 if [ "$EXAMPLE" -eq 1 ]; then
     start weft "$WEFT_BIN" "$WEFT_PORT"
 else
-    start weft "$WEFT_BIN" "$WEFT_PORT" --runtime weft
+    start weft "$WEFT_BIN" "$WEFT_PORT" --runtime "$WEFT_RUNTIME"
 fi
 WEFT_PID="$STARTED_PID"
 start tokio "$SERVER_BIN" "$TOKIO_PORT" --runtime tokio
