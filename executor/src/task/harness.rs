@@ -85,6 +85,14 @@ impl<T: Future, S: Schedule> Harness<T, S> {
 
     /// Frees the cell. The reference count is zero.
     fn dealloc(self) {
+        // A `Panicked` stage is always consumed by its join handle or at
+        // completion; one freed here would leave its payload in `panics`.
+        debug_assert!(
+            // SAFETY: the count is zero: nobody else can reach the stage.
+            !matches!(unsafe { &*self.core().stage.get() }, Stage::Panicked),
+            "task {} freed with its panic payload unread",
+            self.header().id
+        );
         // SAFETY: the count is zero, so this is the only pointer left, and no
         // borrow of the harness (so no reference into the cell) is alive: we
         // own `self`. The cell was allocated by `Box` in `RawTask::new`, and

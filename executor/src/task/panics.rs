@@ -17,10 +17,11 @@
 //! lock is taken only on the panic path, where unwinding has already cost
 //! far more than it.
 //!
-//! A plain `std` mutex in a `static`, outside the `sync` facade (like the
-//! id counter, `sync::unmodelled`): loom cannot model a static, and nothing
-//! here needs modelling, since the lock is never held across anything but
-//! the map operation itself, and the stage's own hand-offs (which loom does
+//! A plain `std` mutex in a `static`, outside the `sync` facade (as the id
+//! counter's atomic is, `sync::unmodelled`): loom's types cannot live in a
+//! plain `static` that outlasts a model's iterations, and nothing here
+//! needs modelling. The lock is held across the map operation alone, never
+//! across a loom operation, and the stage's own hand-offs (which loom does
 //! check) order the stash before the take.
 
 use super::Id;
