@@ -2,7 +2,7 @@
 
 use super::raw::{Header, Links, Vtable};
 use super::state::State;
-use super::{Id, JoinError};
+use super::{panics, Id, JoinError};
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::task::Waker;
@@ -23,9 +23,21 @@ pub(crate) struct Core<T: Future, S> {
 }
 
 /// What the cell holds over the task's life.
+///
+/// The failures carry no data: a panic's payload waits in `panics.rs`
+/// under the task's id, and the `JoinError` (which carries the id) is built
+/// only when the join handle reads the stage. So the stage is as big as the
+/// larger of the future and its output plus a tag byte (rounded up to
+/// their alignment): one byte for a task parked on `pending()`, where a
+/// pointer-sized payload would cost a word for it and one for the tag
+/// (see the size test below).
 pub(crate) enum Stage<T: Future> {
     Running(T),
-    Finished(Result<T::Output, JoinError>),
+    Finished(T::Output),
+    /// The future was dropped before it finished: abort or shutdown.
+    Cancelled,
+    /// The future, or its destructor, panicked; the payload is in `panics`.
+    Panicked,
     Consumed,
 }
 
@@ -55,20 +67,20 @@ impl<T: Future, S> Cell<T, S> {
 }
 
 impl<T: Future, S> Core<T, S> {
-    /// Drops whatever the stage holds (the future, or an output nobody will
-    /// read) and leaves it `Consumed`, even if that destructor panics (the
-    /// panic then propagates to the caller, which catches it).
+    /// Drops whatever the stage holds (the future, or an output or a panic
+    /// payload nobody will read) and leaves it `Consumed`, even if that
+    /// destructor panics (the panic then propagates to the caller, which
+    /// catches it). `id` is the task's: it finds a panic payload.
     ///
-    /// Split by variant rather than `*stage = Stage::Consumed`: since
-    /// `JoinError` shrank to 16 bytes, `Stage`'s whole drop glue is no
-    /// longer inlined into the poll path (callgrind, 100k spawned tasks:
-    /// +41 instructions per task). Here the common cases inline just the
-    /// future's or the output's destructor, and a `JoinError`'s is cold.
+    /// Split by variant rather than `*stage = Stage::Consumed`, so that the
+    /// common cases inline just the future's or the output's destructor,
+    /// and a panic payload's is cold (callgrind, 100k spawned tasks: the
+    /// whole drop glue of `Stage` cost +41 instructions per task).
     ///
     /// # Safety
     ///
     /// The caller must own the stage (see the rules in `raw.rs`).
-    pub(crate) unsafe fn drop_stage(&self) {
+    pub(crate) unsafe fn drop_stage(&self, id: Id) {
         /// Writes `Consumed` over a stage whose content was dropped in
         /// place, on the way out of a panicking destructor too.
         struct Consume<T: Future>(*mut Stage<T>);
@@ -91,54 +103,69 @@ impl<T: Future, S> Core<T, S> {
                 unsafe { ptr::drop_in_place(future) };
                 drop(consume);
             }
-            Stage::Finished(_) => {
-                // SAFETY: as above.
-                let stage = unsafe { mem::replace(&mut *stage, Stage::Consumed) };
-                if let Stage::Finished(output) = stage {
-                    match output {
-                        Ok(output) => drop(output),
-                        Err(e) => drop_join_error(e),
-                    }
-                }
+            Stage::Finished(output) => {
+                let consume = Consume(stage);
+                // SAFETY: as above, for the output.
+                unsafe { ptr::drop_in_place(output) };
+                drop(consume);
+            }
+            Stage::Panicked => {
+                // SAFETY: as above; `Panicked` holds nothing in the cell.
+                unsafe { ptr::write(stage, Stage::Consumed) };
+                drop_payload(id);
+            }
+            Stage::Cancelled => {
+                // SAFETY: as above; `Cancelled` holds nothing.
+                unsafe { ptr::write(stage, Stage::Consumed) };
             }
             Stage::Consumed => {}
         }
     }
 
-    /// Stores the task's output.
+    /// Stores how the task ended: `Finished`, `Cancelled` or `Panicked`
+    /// (whose payload the caller stashed in `panics` first).
     ///
     /// # Safety
     ///
     /// The caller must own the stage, and it must be `Consumed` (so that
     /// nothing needs dropping: see `drop_stage`).
-    pub(crate) unsafe fn store_finished(&self, output: Result<T::Output, JoinError>) {
+    pub(crate) unsafe fn store_end(&self, end: Stage<T>) {
+        debug_assert!(!matches!(end, Stage::Running(_) | Stage::Consumed));
         let stage = self.stage.get();
         // SAFETY: exclusive access guaranteed by the caller.
         debug_assert!(matches!(unsafe { &*stage }, Stage::Consumed));
         // SAFETY: as above; `Consumed` holds nothing to drop.
-        unsafe { ptr::write(stage, Stage::Finished(output)) }
+        unsafe { ptr::write(stage, end) }
     }
 
+    /// The task's output, or the error it ended with (task `id`'s).
+    ///
     /// # Safety
     ///
-    /// The caller must own the stage and it must be `Finished`.
-    pub(crate) unsafe fn take_output(&self) -> Result<T::Output, JoinError> {
+    /// The caller must own the stage, and the task must have completed.
+    ///
+    /// # Panics
+    ///
+    /// If the output was already taken.
+    pub(crate) unsafe fn take_output(&self, id: Id) -> Result<T::Output, JoinError> {
         // SAFETY: exclusive access guaranteed by the caller.
-        let stage = unsafe { std::mem::replace(&mut *self.stage.get(), Stage::Consumed) };
+        let stage = unsafe { mem::replace(&mut *self.stage.get(), Stage::Consumed) };
         match stage {
-            Stage::Finished(out) => out,
-            _ => panic!("JoinHandle polled after completion"),
+            Stage::Finished(output) => Ok(output),
+            Stage::Cancelled => Err(JoinError::cancelled(id)),
+            Stage::Panicked => Err(JoinError::panic(id, panics::take(id))),
+            Stage::Running(_) | Stage::Consumed => panic!("JoinHandle polled after completion"),
         }
     }
 }
 
-/// Out of line: a cancelled or panicked task's error is dropped only when
-/// nobody joins it, and its destructor (the panic payload's) is not worth
-/// inlining into every task's completion path.
+/// Out of line: a panicked task's payload is dropped here only when nobody
+/// joins it, and its destructor is not worth inlining into every task's
+/// completion path.
 #[cold]
 #[inline(never)]
-fn drop_join_error(e: JoinError) {
-    drop(e);
+fn drop_payload(id: Id) {
+    drop(panics::take(id));
 }
 
 #[cfg(all(test, not(loom)))]
@@ -146,24 +173,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cell_of_an_idle_task_fits_a_96_byte_chunk() {
+    fn cell_of_an_idle_task_fits_an_80_byte_chunk() {
         // An idle task parked on `pending()` (what benches/memory.rs
         // spawns). glibc's malloc serves a request of n bytes from a chunk
-        // of max(32, (n + 8 + 15) & !15) bytes: a cell of at most 88 bytes
-        // takes a 96-byte chunk, one of 89..=104 bytes a 112-byte chunk.
+        // of max(32, (n + 8 + 15) & !15) bytes: a cell of at most 72 bytes
+        // takes an 80-byte chunk, one of 73..=88 bytes a 96-byte chunk.
         // Today: header 40 (state 8, vtable 8, id 8, list links 16) + core
-        // 32 (scheduler handle 8, stage 24: a 16-byte `Result<(), JoinError>`
-        // plus the tag) + trailer 16 (join waker) = 88, down from 104 when
-        // `JoinError` was 32 bytes. Every byte more costs 16 per task.
+        // 16 (scheduler handle 8, stage 1: the future and its output are
+        // empty, the failures carry no data, padded to 8) + trailer 16
+        // (join waker) = 72, down from 88 when the stage held a 16-byte
+        // `Result<(), JoinError>` plus its tag, and 104 when `JoinError`
+        // was 32 bytes. Every byte more costs 16 per task.
         type Pending = std::future::Pending<()>;
         let size = std::mem::size_of::<Cell<Pending, std::sync::Arc<()>>>();
         println!("task cell: {size} bytes");
-        assert!(size <= 88, "task cell grew to {size} bytes");
+        assert!(size <= 72, "task cell grew to {size} bytes");
+        assert_eq!(std::mem::size_of::<Stage<Pending>>(), 1);
     }
 
     #[test]
     fn join_error_is_two_words() {
-        // It sits in every cell's output slot (`Stage::Finished`).
+        // Built when a join handle reads a failed task's stage, and
+        // returned through `Poll<Result<T, JoinError>>`: small to move.
         assert_eq!(std::mem::size_of::<JoinError>(), 16);
         assert_eq!(std::mem::size_of::<Result<(), JoinError>>(), 16);
     }

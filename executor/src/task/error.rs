@@ -18,9 +18,9 @@ pub struct JoinError {
 
 /// Eight bytes: the panic payload's fat box is boxed once more, so that
 /// `Repr` is one thin pointer (null for `Cancelled`) and `JoinError` is 16
-/// bytes. A `JoinError` lives inside every task cell's output slot
-/// (`Stage::Finished` in `core.rs`), so its size is paid by every task,
-/// while the extra allocation is paid only on the panic path.
+/// bytes, cheap to move through every `Poll<Result<T, JoinError>>`. The
+/// extra allocation is paid only on the panic path. (A task cell holds no
+/// `JoinError`: its stage records only how the task ended, see `core.rs`.)
 enum Repr {
     Cancelled,
     /// The Mutex only makes the payload `Sync` so that `JoinError` can be

@@ -20,13 +20,17 @@ use super::core::{Cell, Core, Stage, Trailer};
 use super::raw::{Header, RawTask};
 use super::state::{Snapshot, State, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
-use super::{JoinError, Notified, Schedule};
+use super::{panics, JoinError, Notified, Schedule};
 use crate::trace::{self, event::TaskEnd};
+use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
+
+/// What `catch_unwind` hands back.
+type Payload = Box<dyn Any + Send + 'static>;
 
 /// A typed pointer to a task cell, made from the vtable's header pointer.
 ///
@@ -81,6 +85,14 @@ impl<T: Future, S: Schedule> Harness<T, S> {
 
     /// Frees the cell. The reference count is zero.
     fn dealloc(self) {
+        // A `Panicked` stage is always consumed by its join handle or at
+        // completion; one freed here would leave its payload in `panics`.
+        debug_assert!(
+            // SAFETY: the count is zero: nobody else can reach the stage.
+            !matches!(unsafe { &*self.core().stage.get() }, Stage::Panicked),
+            "task {} freed with its panic payload unread",
+            self.header().id
+        );
         // SAFETY: the count is zero, so this is the only pointer left, and no
         // borrow of the harness (so no reference into the cell) is alive: we
         // own `self`. The cell was allocated by `Box` in `RawTask::new`, and
@@ -138,7 +150,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
             }
             Err(payload) => {
                 let id = self.header().id;
-                self.store_output(Err(JoinError::panic(id, payload)));
+                self.store_output(Err(payload));
                 // Before `complete`: its waker calls must find the policy applied.
                 self.core().scheduler.unhandled_panic();
                 trace::task_end(id, TaskEnd::Panicked);
@@ -167,36 +179,45 @@ impl<T: Future, S: Schedule> Harness<T, S> {
         }
     }
 
-    /// Drops the future in place and stores `output`. A panic from the
+    /// Drops the future in place and stores how it ended: its output, or
+    /// the payload of the panic that escaped its `poll`. A panic from the
     /// future's destructor replaces the output with that panic. The caller
     /// holds RUNNING.
-    fn store_output(&self, output: Result<T::Output, JoinError>) {
+    fn store_output(&self, output: Result<T::Output, Payload>) {
         let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the caller holds RUNNING, so the stage is ours.
-            unsafe { self.core().drop_stage() }
+            unsafe { self.core().drop_stage(self.header().id) }
         }));
-        let output = match dropped {
-            Ok(()) => output,
-            Err(payload) => Err(JoinError::panic(self.header().id, payload)),
+        let end = match (output, dropped) {
+            (Ok(output), Ok(())) => Stage::Finished(output),
+            // The destructor's panic replaces whatever `poll` returned.
+            (_, Err(payload)) | (Err(payload), Ok(())) => self.panicked(payload),
         };
         // SAFETY: as above; `drop_stage` left the stage `Consumed`, even on a panic.
-        unsafe { self.core().store_finished(output) };
+        unsafe { self.core().store_end(end) };
     }
 
     /// Drops the future (the caller holds RUNNING) and stores the
     /// cancellation.
     fn cancel_task(&self) {
-        let id = self.header().id;
         let dropped = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the caller holds RUNNING.
-            unsafe { self.core().drop_stage() }
+            unsafe { self.core().drop_stage(self.header().id) }
         }));
-        let output = match dropped {
-            Ok(()) => Err(JoinError::cancelled(id)),
-            Err(payload) => Err(JoinError::panic(id, payload)),
+        let end = match dropped {
+            Ok(()) => Stage::Cancelled,
+            Err(payload) => self.panicked(payload),
         };
         // SAFETY: as above.
-        unsafe { self.core().store_finished(output) };
+        unsafe { self.core().store_end(end) };
+    }
+
+    /// Keeps a panic's payload for the join handle; the caller (who holds
+    /// RUNNING) stores the `Panicked` this returns.
+    #[cold]
+    fn panicked(&self, payload: Payload) -> Stage<T> {
+        panics::stash(self.header().id, payload);
+        Stage::Panicked
     }
 
     /// RUNNING -> COMPLETE; hand the output to the join handle (or drop
@@ -210,7 +231,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
             if !prev.is_join_interested() {
                 // Nobody will read the output: the stage is still ours.
                 // SAFETY: COMPLETE with no JOIN_INTEREST leaves the stage to us.
-                unsafe { self.core().drop_stage() };
+                unsafe { self.core().drop_stage(self.header().id) };
             } else if prev.is_join_waker_set() {
                 // SAFETY: JOIN_WAKER was set when we completed, so the handle
                 // stored a waker and will never write the slot again.
@@ -254,7 +275,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
             // contract).
             unsafe {
                 let dst = &mut *dst.cast::<Poll<Result<T::Output, JoinError>>>();
-                *dst = Poll::Ready(self.core().take_output());
+                *dst = Poll::Ready(self.core().take_output(self.header().id));
             }
         }
     }
@@ -313,7 +334,7 @@ impl<T: Future, S: Schedule> Harness<T, S> {
                 // Completed with our interest set: the output is ours to drop.
                 let _ = catch_unwind(AssertUnwindSafe(|| {
                     // SAFETY: see `complete`: the stage belongs to the handle.
-                    unsafe { self.core().drop_stage() }
+                    unsafe { self.core().drop_stage(self.header().id) }
                 }));
             }
             Ok(true) => {

@@ -8,7 +8,8 @@
 //! 2. A worker pops the `Notified` and calls `poll`: `transition_to_running`
 //!    claims the future (or learns it was cancelled, or that the `Notified`
 //!    is stale). A panic in the future's `poll` is caught and becomes
-//!    `JoinError::panic`; the worker thread lives on.
+//!    `JoinError::panic` (its payload waits in `panics.rs` until the join
+//!    handle reads it); the worker thread lives on.
 //! 3. `Pending`: `transition_to_idle` releases the future. A wake that came
 //!    in during the poll turns into a new `Notified`, pushed behind the other
 //!    tasks; an abort that came in drops the future now.
@@ -27,6 +28,7 @@ mod id;
 mod join;
 mod join_set;
 pub(crate) mod list;
+mod panics;
 mod raw;
 pub(crate) mod state;
 #[cfg(all(test, not(loom)))]

@@ -6,7 +6,8 @@
 //! ┌ Header ────────────────────────────────────────┐  hot: every wake and poll
 //! │ state (State)   vtable (&Vtable)   id   links  │
 //! ├ Core ──────────────────────────────────────────┤
-//! │ scheduler (S)   stage: Running(T) | Finished(Result<T::Output>) | Consumed
+//! │ scheduler (S)   stage: Running(T) | Finished(T::Output) | Cancelled
+//! │                        | Panicked (payload kept in `panics.rs`) | Consumed
 //! ├ Trailer ───────────────────────────────────────┤  cold: only the join handle
 //! │ join waker slot                                │
 //! └────────────────────────────────────────────────┘
@@ -15,7 +16,8 @@
 //! Who may touch what: `state` is atomic. `links` only under the owned-task
 //! list's shard lock. `stage` only by the thread that holds `RUNNING`, or,
 //! once `COMPLETE`, by the join handle while it holds `JOIN_INTEREST` (or by
-//! the completing thread if nobody does). The join waker slot is written by
+//! the completing thread if nobody does); a panic payload in `panics.rs`
+//! goes with the stage that says `Panicked`. The join waker slot is written by
 //! the join handle only while `JOIN_WAKER` is clear and `COMPLETE` is not
 //! set, and read by the task side only after it saw `JOIN_WAKER` set.
 

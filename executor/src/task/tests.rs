@@ -9,7 +9,7 @@
 //! exactly once.
 
 use super::list::OwnedTasks;
-use super::{new_task, AbortHandle, Id, JoinError, JoinHandle, JoinSet, Notified, RawTask};
+use super::{new_task, panics, AbortHandle, Id, JoinError, JoinHandle, JoinSet, Notified, RawTask};
 use super::{yield_now, Schedule};
 use crate::sync::{Arc, AtomicUsize, Mutex};
 use std::collections::VecDeque;
@@ -331,12 +331,16 @@ fn panic_becomes_the_output() {
         let _token = token;
         panic!("boom");
     });
+    let id = handle.id();
     sched.run();
     assert_eq!(drops.count(), 1, "the future was dropped by the unwind");
+    assert!(panics::is_held(id), "the payload waits for the handle");
     let (_counter, waker) = count_waker();
     match poll_join(&mut handle, &waker) {
         Poll::Ready(Err(e)) => {
             assert!(e.is_panic());
+            assert_eq!(e.id(), id);
+            assert!(!panics::is_held(id), "the error took the payload");
             let payload = e.into_panic();
             assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
         }
@@ -348,9 +352,64 @@ fn panic_becomes_the_output() {
 fn detached_panicking_task_is_freed() {
     let sched = Rt::new();
     let handle = sched.spawn(async { panic!("detached boom") });
+    let id = handle.id();
     drop(handle);
     sched.run();
     assert_eq!(sched.live(), 0);
+    assert_eq!(sched.cells(), 0);
+    assert!(
+        !panics::is_held(id),
+        "the payload was dropped at completion"
+    );
+}
+
+#[test]
+fn panic_payload_dropped_with_an_unread_join_handle() {
+    let sched = Rt::new();
+    let drops = Drops::default();
+    let token = drops.token();
+    let handle = sched.spawn(async move {
+        // The payload itself owns the token: dropping it is counted.
+        std::panic::panic_any(token);
+    });
+    let id = handle.id();
+    sched.run();
+    assert!(panics::is_held(id));
+    assert_eq!(drops.count(), 0, "the payload waits for the handle");
+    drop(handle);
+    assert_eq!(drops.count(), 1);
+    assert!(!panics::is_held(id));
+    assert_eq!(sched.cells(), 0);
+}
+
+/// A future that panics in `poll` and then again in its destructor.
+struct PanicsTwice(#[allow(dead_code)] PanicOnDrop);
+
+impl Future for PanicsTwice {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        panic!("poll boom");
+    }
+}
+
+#[test]
+fn panic_in_poll_then_in_the_destructor_keeps_the_second() {
+    // Both payloads are caught; the destructor's replaces the poll's (as
+    // any destructor panic replaces the output), and the first is dropped.
+    let sched = Rt::new();
+    let mut handle = sched.spawn(PanicsTwice(PanicOnDrop));
+    let id = handle.id();
+    sched.run();
+    let (_counter, waker) = count_waker();
+    match poll_join(&mut handle, &waker) {
+        Poll::Ready(Err(e)) => {
+            let payload = e.into_panic();
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"drop boom"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!panics::is_held(id));
+    drop(handle);
     assert_eq!(sched.cells(), 0);
 }
 
@@ -422,7 +481,9 @@ fn unjoined_errors_are_dropped_with_the_cell() {
     // A detached task's panic and an aborted task's cancellation, each
     // dropped at completion (no join interest) or with the handle.
     let sched = Rt::new();
-    drop(sched.spawn(async { panic!("nobody joins this") }));
+    let panicking = sched.spawn(async { panic!("nobody joins this") });
+    let panicked = panicking.id();
+    drop(panicking);
     let handle = sched.spawn(std::future::pending::<()>());
     sched.run();
     handle.abort();
@@ -430,6 +491,7 @@ fn unjoined_errors_are_dropped_with_the_cell() {
     assert_eq!(sched.cells(), 1, "the handle keeps the cancelled cell");
     drop(handle);
     assert_eq!(sched.cells(), 0);
+    assert!(!panics::is_held(panicked));
 }
 
 // ----- abort -----------------------------------------------------------------
