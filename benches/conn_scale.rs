@@ -181,10 +181,11 @@ fn main() {
             let name = SERVERS[i];
             let s = measure(&client, name, workers, n, load_time);
             println!(
-                "round {}: {name:5}  {:7.0} B/conn  open {:.3} s  \
+                "round {}: {name:5}  {:7.0} B/conn RSS  {:7.0} B/conn malloc'd  open {:.3} s  \
                  {:8.0} req/s with 64 open  {:8.0} req/s with {n} open",
                 round + 1,
                 s.bytes_per_conn,
+                s.malloc_per_conn,
                 s.open_secs,
                 s.rps_64(),
                 s.rps_n
@@ -196,8 +197,13 @@ fn main() {
 
     let med =
         |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
-    let rows: [Row; 5] = [
+    let rows: [Row; 6] = [
         ("RSS bytes per idle connection", |s| s.bytes_per_conn, 0),
+        (
+            "malloc'd bytes per idle connection",
+            |s| s.malloc_per_conn,
+            0,
+        ),
         ("time to open N (s)", |s| s.open_secs, 3),
         ("requests/s, 64 open", Sample::rps_64, 0),
         ("requests/s, N open (64 active)", |s| s.rps_n, 0),
@@ -218,16 +224,17 @@ fn main() {
     println!("{table}");
 
     let mut csv = String::from(
-        "server,round,connections,workers,rss_bytes_per_conn,open_secs,rps_64_open_before,\
+        "server,round,connections,workers,rss_bytes_per_conn,malloc_bytes_per_conn,open_secs,rps_64_open_before,\
          rps_n_open,rps_64_open_after,loadavg_before,loadavg_after\n",
     );
     for (i, name) in SERVERS.iter().enumerate() {
         for (round, s) in samples[i].iter().enumerate() {
             let _ = writeln!(
                 csv,
-                "{name},{},{n},{workers},{:.1},{:.4},{:.1},{:.1},{:.1},{load_before},{load_after}",
+                "{name},{},{n},{workers},{:.1},{:.1},{:.4},{:.1},{:.1},{:.1},{load_before},{load_after}",
                 round + 1,
                 s.bytes_per_conn,
+                s.malloc_per_conn,
                 s.open_secs,
                 s.rps_64_before,
                 s.rps_n,
@@ -246,6 +253,7 @@ type Row = (&'static str, fn(&Sample) -> f64, usize);
 /// One round's figures for one server.
 struct Sample {
     bytes_per_conn: f64,
+    malloc_per_conn: f64,
     open_secs: f64,
     /// 64 open, before the N are opened and after the idle ones closed.
     rps_64_before: f64,
@@ -280,10 +288,12 @@ fn measure(
         tokio::time::sleep(SETTLE).await;
 
         let rss_before = server.rss();
+        let malloc_before = server.malloc_in_use();
         server.heap_report(0);
         let (mut conns, open_time) = open_many(addr, n).await;
         tokio::time::sleep(SETTLE).await;
         let rss_after = server.rss();
+        let malloc_after = server.malloc_in_use();
         server.heap_report(n);
 
         let rps_n = run_load(&mut conns[..ACTIVE], load_time).await;
@@ -299,6 +309,7 @@ fn measure(
         drop(conns);
         Sample {
             bytes_per_conn: (rss_after as f64 - rss_before as f64) / n as f64,
+            malloc_per_conn: (malloc_after as f64 - malloc_before as f64) / n as f64,
             open_secs: open_time.as_secs_f64(),
             rps_64_before,
             rps_64_after,
@@ -456,6 +467,10 @@ fn server_main(which: &str) -> ! {
             }
             if let Some(n) = line.trim().strip_prefix("heap ") {
                 heap::report(n.parse().unwrap_or(1));
+            } else if line.trim() == "malloc" {
+                let mut out = io::stdout().lock();
+                writeln!(out, "malloc {}", heap::malloc_in_use()).expect("write to the parent");
+                out.flush().expect("write to the parent");
             }
         }
     });
@@ -561,6 +576,8 @@ static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 struct ServerProcess {
     child: Child,
     addr: SocketAddr,
+    /// The child's stdout, line by line.
+    lines: Option<mpsc::Receiver<String>>,
 }
 
 impl ServerProcess {
@@ -580,23 +597,46 @@ impl ServerProcess {
         let mut server = ServerProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lines: None,
         };
-        // Read the first line on a thread of its own, so a child that never
-        // gets there cannot hang us: wait for it with a timeout.
+        // Read its lines on a thread of its own, so a child that never
+        // answers cannot hang us: wait for each with a timeout.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            for line in io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        let line = rx
-            .recv_timeout(IO_TIMEOUT)
-            .unwrap_or_else(|_| panic!("the {name} server did not start within {IO_TIMEOUT:?}"));
+        server.lines = Some(rx);
+        let line = server
+            .next_line()
+            .unwrap_or_else(|| panic!("the {name} server did not start within {IO_TIMEOUT:?}"));
         server.addr = line
             .strip_prefix("listening ")
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("the {name} server said {line:?}, not `listening ADDR`"));
         server
+    }
+
+    /// The child's next line on stdout, or `None` after [`IO_TIMEOUT`] or
+    /// once it closed stdout.
+    fn next_line(&self) -> Option<String> {
+        self.lines.as_ref()?.recv_timeout(IO_TIMEOUT).ok()
+    }
+
+    /// The bytes the child's malloc has handed out and not had back
+    /// (`mallinfo2`: in-use chunks of every arena, plus mmapped blocks).
+    fn malloc_in_use(&mut self) -> u64 {
+        let stdin = self.child.stdin.as_mut().expect("the child's stdin");
+        writeln!(stdin, "malloc").expect("write to the child");
+        stdin.flush().expect("write to the child");
+        let line = self.next_line().unwrap_or_default();
+        line.strip_prefix("malloc ")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the server answered {line:?} to `malloc`"))
     }
 
     /// In the heap mode, asks the child for its heap breakdown since the
@@ -736,6 +776,16 @@ mod heap {
     static BASELINE: [AtomicI64; COUNTERS] = [const { AtomicI64::new(0) }; COUNTERS];
     /// Serialises reports.
     static REPORTING: Mutex<()> = Mutex::new(());
+
+    /// `mallinfo2`'s bytes in use: every arena's allocated chunks plus the
+    /// mmapped blocks. Counts malloc's own chunk rounding and headers, not
+    /// the pages the kernel backs (that is the RSS).
+    pub(super) fn malloc_in_use() -> u64 {
+        // SAFETY: mallinfo2 takes no arguments and returns a plain struct;
+        // glibc makes it safe to call from any thread (it locks each arena).
+        let info = unsafe { libc::mallinfo2() };
+        (info.uordblks + info.hblkhd) as u64
+    }
 
     /// Whether the parent runs in the heap mode.
     pub(super) fn enabled() -> bool {
