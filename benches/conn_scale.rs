@@ -49,11 +49,19 @@
 //!    (warm-up), then for `WEFT_CONN_SECS` (default 3) s, each connection
 //!    doing request/response back to back: **requests/s with 64 open**;
 //!    close them and let the server settle;
-//! 2. read the server's RSS; open N connections (`WEFT_CONN_N`, default
-//!    10,000), at most 256 (`IN_FLIGHT`) in flight, each doing a connect and
-//!    one request/response (so the server holds a live hyper connection task
-//!    for it): **time to open N**; settle, read the RSS again:
-//!    **bytes per connection** = RSS delta / N;
+//! 2. read the server's RSS and malloc's bytes in use; open N connections
+//!    (`WEFT_CONN_N`, default 10,000), at most 256 (`IN_FLIGHT`) in flight,
+//!    each doing a connect and one request/response (so the server holds a
+//!    live hyper connection task for it): **time to open N**; settle, read
+//!    both again: **bytes per connection** = RSS delta / N, and **malloc'd
+//!    bytes per connection** = delta of glibc's `mallinfo2` (in-use chunks
+//!    plus mmapped blocks, asked of the child over its stdin) / N. The RSS
+//!    is what the machine pays, but it moves by a few hundred bytes per
+//!    connection between rounds: most of a connection's bytes are hyper's
+//!    two 8 KiB buffers, of which only the first bytes are touched, so the
+//!    RSS depends on how those buffers fall across pages. The malloc'd
+//!    figure counts every byte handed out, touched or not, and barely moves;
+//!    it shows the runtimes' own share reliably;
 //! 3. 64 of the N connections run request/response for the same time while
 //!    the other N - 64 stay idle: **requests/s with N open**;
 //! 4. the N - 64 idle ones close; after a settle the same 64 run once more.
@@ -71,6 +79,12 @@
 //! child (which inherits it, and raises its own again in case it was run by
 //! hand). If the hard limit leaves fewer than N + `FD_RESERVE` descriptors,
 //! N is lowered to what fits and the run says so.
+//!
+//! # Where the bytes go
+//!
+//! `WEFT_CONN_HEAP=1` prints, per server, the live allocations one
+//! connection adds, by size (see the [`heap`] module); docs/benchmarks.md
+//! has the table.
 //!
 //! The table gives medians over the rounds and weft/tokio ratios; every
 //! round's figures (both 64-open runs apart) go to
