@@ -49,11 +49,19 @@
 //!    (warm-up), then for `WEFT_CONN_SECS` (default 3) s, each connection
 //!    doing request/response back to back: **requests/s with 64 open**;
 //!    close them and let the server settle;
-//! 2. read the server's RSS; open N connections (`WEFT_CONN_N`, default
-//!    10,000), at most 256 (`IN_FLIGHT`) in flight, each doing a connect and
-//!    one request/response (so the server holds a live hyper connection task
-//!    for it): **time to open N**; settle, read the RSS again:
-//!    **bytes per connection** = RSS delta / N;
+//! 2. read the server's RSS and malloc's bytes in use; open N connections
+//!    (`WEFT_CONN_N`, default 10,000), at most 256 (`IN_FLIGHT`) in flight,
+//!    each doing a connect and one request/response (so the server holds a
+//!    live hyper connection task for it): **time to open N**; settle, read
+//!    both again: **bytes per connection** = RSS delta / N, and **malloc'd
+//!    bytes per connection** = delta of glibc's `mallinfo2` (in-use chunks
+//!    plus mmapped blocks, asked of the child over its stdin) / N. The RSS
+//!    is what the machine pays, but it moves by a few hundred bytes per
+//!    connection between rounds: most of a connection's bytes are hyper's
+//!    two 8 KiB buffers, of which only the first bytes are touched, so the
+//!    RSS depends on how those buffers fall across pages. The malloc'd
+//!    figure counts every byte handed out, touched or not, and barely moves;
+//!    it shows the runtimes' own share reliably;
 //! 3. 64 of the N connections run request/response for the same time while
 //!    the other N - 64 stay idle: **requests/s with N open**;
 //! 4. the N - 64 idle ones close; after a settle the same 64 run once more.
@@ -72,6 +80,12 @@
 //! hand). If the hard limit leaves fewer than N + `FD_RESERVE` descriptors,
 //! N is lowered to what fits and the run says so.
 //!
+//! # Where the bytes go
+//!
+//! `WEFT_CONN_HEAP=1` prints, per server, the live allocations one
+//! connection adds, by size (see the [`heap`] module); docs/benchmarks.md
+//! has the table.
+//!
 //! The table gives medians over the rounds and weft/tokio ratios; every
 //! round's figures (both 64-open runs apart) go to
 //! `target/bench-results/conn_scale.csv`. On a machine shared with other
@@ -83,7 +97,7 @@ mod common;
 use common::{env_or, median, write_result};
 use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::io::{self, BufRead as _, Read as _, Write as _};
+use std::io::{self, BufRead as _, Write as _};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex};
@@ -96,6 +110,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Chooses the server in a child process.
 const SERVER_ENV: &str = "WEFT_CONN_SERVER";
+/// Set to 1: the heap breakdown mode (see [`heap`]).
+const HEAP_ENV: &str = "WEFT_CONN_HEAP";
 /// The connections that carry requests in the throughput phases: as many
 /// as examples/http.rs's self-test opens.
 const ACTIVE: usize = 64;
@@ -179,10 +195,11 @@ fn main() {
             let name = SERVERS[i];
             let s = measure(&client, name, workers, n, load_time);
             println!(
-                "round {}: {name:5}  {:7.0} B/conn  open {:.3} s  \
+                "round {}: {name:5}  {:7.0} B/conn RSS  {:7.0} B/conn malloc'd  open {:.3} s  \
                  {:8.0} req/s with 64 open  {:8.0} req/s with {n} open",
                 round + 1,
                 s.bytes_per_conn,
+                s.malloc_per_conn,
                 s.open_secs,
                 s.rps_64(),
                 s.rps_n
@@ -194,8 +211,13 @@ fn main() {
 
     let med =
         |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
-    let rows: [Row; 5] = [
+    let rows: [Row; 6] = [
         ("RSS bytes per idle connection", |s| s.bytes_per_conn, 0),
+        (
+            "malloc'd bytes per idle connection",
+            |s| s.malloc_per_conn,
+            0,
+        ),
         ("time to open N (s)", |s| s.open_secs, 3),
         ("requests/s, 64 open", Sample::rps_64, 0),
         ("requests/s, N open (64 active)", |s| s.rps_n, 0),
@@ -216,16 +238,17 @@ fn main() {
     println!("{table}");
 
     let mut csv = String::from(
-        "server,round,connections,workers,rss_bytes_per_conn,open_secs,rps_64_open_before,\
+        "server,round,connections,workers,rss_bytes_per_conn,malloc_bytes_per_conn,open_secs,rps_64_open_before,\
          rps_n_open,rps_64_open_after,loadavg_before,loadavg_after\n",
     );
     for (i, name) in SERVERS.iter().enumerate() {
         for (round, s) in samples[i].iter().enumerate() {
             let _ = writeln!(
                 csv,
-                "{name},{},{n},{workers},{:.1},{:.4},{:.1},{:.1},{:.1},{load_before},{load_after}",
+                "{name},{},{n},{workers},{:.1},{:.1},{:.4},{:.1},{:.1},{:.1},{load_before},{load_after}",
                 round + 1,
                 s.bytes_per_conn,
+                s.malloc_per_conn,
                 s.open_secs,
                 s.rps_64_before,
                 s.rps_n,
@@ -244,6 +267,7 @@ type Row = (&'static str, fn(&Sample) -> f64, usize);
 /// One round's figures for one server.
 struct Sample {
     bytes_per_conn: f64,
+    malloc_per_conn: f64,
     open_secs: f64,
     /// 64 open, before the N are opened and after the idle ones closed.
     rps_64_before: f64,
@@ -268,7 +292,7 @@ fn measure(
     n: usize,
     load_time: Duration,
 ) -> Sample {
-    let server = ServerProcess::start(name, workers);
+    let mut server = ServerProcess::start(name, workers);
     let addr = server.addr;
     client.block_on(async move {
         let mut active = open_many(addr, ACTIVE).await.0;
@@ -278,9 +302,13 @@ fn measure(
         tokio::time::sleep(SETTLE).await;
 
         let rss_before = server.rss();
+        let malloc_before = server.malloc_in_use();
+        server.heap_report(0);
         let (mut conns, open_time) = open_many(addr, n).await;
         tokio::time::sleep(SETTLE).await;
         let rss_after = server.rss();
+        let malloc_after = server.malloc_in_use();
+        server.heap_report(n);
 
         let rps_n = run_load(&mut conns[..ACTIVE], load_time).await;
 
@@ -295,6 +323,7 @@ fn measure(
         drop(conns);
         Sample {
             bytes_per_conn: (rss_after as f64 - rss_before as f64) / n as f64,
+            malloc_per_conn: (malloc_after as f64 - malloc_before as f64) / n as f64,
             open_secs: open_time.as_secs_f64(),
             rps_64_before,
             rps_64_after,
@@ -436,12 +465,26 @@ fn bad(what: &str) -> io::Error {
 fn server_main(which: &str) -> ! {
     raise_nofile_limit();
     let workers: usize = env_or("WEFT_BENCH_WORKERS", 2);
+    let heap_mode = std::env::var(HEAP_ENV).is_ok_and(|v| v == "1");
+    if heap_mode {
+        heap::start_counting();
+    }
     // The parent holds our stdin's other end: end of file means it is gone.
-    std::thread::spawn(|| {
-        let mut buf = [0; 64];
+    // In the heap mode it also sends `heap N` lines (see [`heap`]).
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let mut stdin = io::stdin().lock();
         loop {
-            if matches!(io::stdin().read(&mut buf), Ok(0) | Err(_)) {
+            line.clear();
+            if matches!(stdin.read_line(&mut line), Ok(0) | Err(_)) {
                 std::process::exit(0);
+            }
+            if let Some(n) = line.trim().strip_prefix("heap ") {
+                heap::report(n.parse().unwrap_or(1));
+            } else if line.trim() == "malloc" {
+                let mut out = io::stdout().lock();
+                writeln!(out, "malloc {}", heap::malloc_in_use()).expect("write to the parent");
+                out.flush().expect("write to the parent");
             }
         }
     });
@@ -494,9 +537,11 @@ fn weft_server(workers: usize) {
             stream.set_nodelay(true).expect("TCP_NODELAY");
             let conn =
                 http.serve_connection(WeftIo::new(stream), hyper::service::service_fn(hello));
-            hyper::rt::Executor::execute(&WeftExecutor, async move {
+            let task = async move {
                 let _ = conn.await;
-            });
+            };
+            heap::note_task_size(std::mem::size_of_val(&task));
+            hyper::rt::Executor::execute(&WeftExecutor, task);
         }
     });
     let _ = rt.block_on(accept_loop);
@@ -526,9 +571,11 @@ fn tokio_server(workers: usize) {
             stream.set_nodelay(true).expect("TCP_NODELAY");
             let conn =
                 http.serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello));
-            tokio::spawn(async move {
+            let task = async move {
                 let _ = conn.await;
-            });
+            };
+            heap::note_task_size(std::mem::size_of_val(&task));
+            tokio::spawn(task);
         }
     });
     let _ = rt.block_on(accept_loop);
@@ -543,6 +590,8 @@ static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 struct ServerProcess {
     child: Child,
     addr: SocketAddr,
+    /// The child's stdout, line by line.
+    lines: Option<mpsc::Receiver<String>>,
 }
 
 impl ServerProcess {
@@ -550,6 +599,7 @@ impl ServerProcess {
         let exe = std::env::current_exe().expect("the bench binary's path");
         let mut child = Command::new(exe)
             .env(SERVER_ENV, name)
+            .env(HEAP_ENV, if heap::enabled() { "1" } else { "0" })
             .env("WEFT_BENCH_WORKERS", workers.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -561,23 +611,59 @@ impl ServerProcess {
         let mut server = ServerProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lines: None,
         };
-        // Read the first line on a thread of its own, so a child that never
-        // gets there cannot hang us: wait for it with a timeout.
+        // Read its lines on a thread of its own, so a child that never
+        // answers cannot hang us: wait for each with a timeout.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            for line in io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        let line = rx
-            .recv_timeout(IO_TIMEOUT)
-            .unwrap_or_else(|_| panic!("the {name} server did not start within {IO_TIMEOUT:?}"));
+        server.lines = Some(rx);
+        let line = server
+            .next_line()
+            .unwrap_or_else(|| panic!("the {name} server did not start within {IO_TIMEOUT:?}"));
         server.addr = line
             .strip_prefix("listening ")
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("the {name} server said {line:?}, not `listening ADDR`"));
         server
+    }
+
+    /// The child's next line on stdout, or `None` after [`IO_TIMEOUT`] or
+    /// once it closed stdout.
+    fn next_line(&self) -> Option<String> {
+        self.lines.as_ref()?.recv_timeout(IO_TIMEOUT).ok()
+    }
+
+    /// The bytes the child's malloc has handed out and not had back
+    /// (`mallinfo2`: in-use chunks of every arena, plus mmapped blocks).
+    fn malloc_in_use(&mut self) -> u64 {
+        let stdin = self.child.stdin.as_mut().expect("the child's stdin");
+        writeln!(stdin, "malloc").expect("write to the child");
+        stdin.flush().expect("write to the child");
+        let line = self.next_line().unwrap_or_default();
+        line.strip_prefix("malloc ")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the server answered {line:?} to `malloc`"))
+    }
+
+    /// In the heap mode, asks the child for its heap breakdown since the
+    /// last request, per connection of `n` (0: only set the baseline), and
+    /// gives it time to print it; otherwise does nothing.
+    fn heap_report(&mut self, n: usize) {
+        if !heap::enabled() {
+            return;
+        }
+        let stdin = self.child.stdin.as_mut().expect("the child's stdin");
+        writeln!(stdin, "heap {n}").expect("write to the child");
+        stdin.flush().expect("write to the child");
+        std::thread::sleep(SETTLE);
     }
 
     /// The child's resident set size in bytes (`VmRSS`).
@@ -655,4 +741,261 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+// ------------------------------------------------- the heap breakdown --
+
+/// `WEFT_CONN_HEAP=1`: where a connection's bytes go, by allocation size.
+///
+/// In this mode the server child counts its live heap allocations by
+/// requested size through a counting global allocator (in the normal mode
+/// the allocator only tests one flag and calls the system's). Right before
+/// and right after opening the N connections the parent asks for a
+/// breakdown (a `heap N` line on the child's stdin); the child prints to
+/// stderr, per size, the live allocations gained per connection, the bytes
+/// asked for, and the bytes glibc's malloc spends on them (16-byte rounding
+/// plus its 8-byte header; over-aligned ones counted apart). The RSS figures
+/// of a heap run are slightly off (the counters); use a normal run for those.
+///
+/// ```text
+/// WEFT_CONN_HEAP=1 WEFT_CONN_ROUNDS=1 WEFT_CONN_SECS=1 cargo bench --bench conn_scale
+/// ```
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::Relaxed};
+    use std::sync::Mutex;
+
+    /// Sizes counted one by one; larger ones share the last bucket.
+    const EXACT: usize = 64 * 1024;
+
+    static COUNTING: AtomicBool = AtomicBool::new(false);
+    /// Live allocations per requested size (alignment <= 16).
+    static LIVE: [AtomicI64; EXACT + 1] = [const { AtomicI64::new(0) }; EXACT + 1];
+    /// Bytes in the last bucket of `LIVE`.
+    static LARGE_BYTES: AtomicI64 = AtomicI64::new(0);
+    /// The last bucket of `LIVE` and the over-aligned ones by size (marked
+    /// with [`OVER_ALIGNED`]): open addressing on the size, for the first
+    /// [`LARGE_SIZES`] sizes seen (the rest only in the totals).
+    const LARGE_SIZES: usize = 64;
+    static LARGE_SIZE: [AtomicUsize; LARGE_SIZES] = [const { AtomicUsize::new(0) }; LARGE_SIZES];
+    static LARGE_COUNT: [AtomicI64; LARGE_SIZES] = [const { AtomicI64::new(0) }; LARGE_SIZES];
+    const OVER_ALIGNED: usize = 1 << (usize::BITS - 1);
+    /// Live over-aligned allocations (alignment > 16) and their bytes.
+    static ALIGNED: AtomicI64 = AtomicI64::new(0);
+    static ALIGNED_BYTES: AtomicI64 = AtomicI64::new(0);
+    /// Every counter above, in the order [`snapshot`] lists them.
+    const COUNTERS: usize = EXACT + 1 + 3 + LARGE_SIZES;
+    /// The counters at the last report: static, so that keeping them
+    /// allocates nothing that the next report would count.
+    static BASELINE: [AtomicI64; COUNTERS] = [const { AtomicI64::new(0) }; COUNTERS];
+    /// Serialises reports.
+    static REPORTING: Mutex<()> = Mutex::new(());
+
+    /// `mallinfo2`'s bytes in use: every arena's allocated chunks plus the
+    /// mmapped blocks. Counts malloc's own chunk rounding and headers, not
+    /// the pages the kernel backs (that is the RSS).
+    pub(super) fn malloc_in_use() -> u64 {
+        // SAFETY: mallinfo2 takes no arguments and returns a plain struct;
+        // glibc makes it safe to call from any thread (it locks each arena).
+        let info = unsafe { libc::mallinfo2() };
+        (info.uordblks + info.hblkhd) as u64
+    }
+
+    /// Whether the parent runs in the heap mode.
+    pub(super) fn enabled() -> bool {
+        std::env::var(super::HEAP_ENV).is_ok_and(|v| v == "1")
+    }
+
+    pub(super) fn start_counting() {
+        // Relaxed: counts are read only after the parent's request, long
+        // after; allocations before the flag flips are simply not counted
+        // (their frees may drive a bucket below zero, which the deltas
+        // cancel out).
+        COUNTING.store(true, Relaxed);
+    }
+
+    fn count(layout: Layout, sign: i64) {
+        if layout.align() > 16 {
+            ALIGNED.fetch_add(sign, Relaxed);
+            ALIGNED_BYTES.fetch_add(sign * layout.size() as i64, Relaxed);
+            count_large(layout.size() | OVER_ALIGNED, sign);
+        } else {
+            let size = layout.size().min(EXACT);
+            LIVE[size].fetch_add(sign, Relaxed);
+            if size == EXACT {
+                LARGE_BYTES.fetch_add(sign * layout.size() as i64, Relaxed);
+                count_large(layout.size(), sign);
+            }
+        }
+    }
+
+    fn count_large(size: usize, sign: i64) {
+        let start = (size & !OVER_ALIGNED) / 16 % LARGE_SIZES;
+        for i in (start..LARGE_SIZES).chain(0..start) {
+            // Relaxed: a slot's size is claimed once and never changes; two
+            // threads claiming at once both see the winner's size.
+            let owner = match LARGE_SIZE[i].compare_exchange(0, size, Relaxed, Relaxed) {
+                Ok(_) => size,
+                Err(owner) => owner,
+            };
+            if owner == size {
+                LARGE_COUNT[i].fetch_add(sign, Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// What glibc's malloc takes for a request of `size` bytes on a 64-bit
+    /// target: the request plus its 8-byte size field, rounded up to 16,
+    /// at least 32.
+    fn glibc_chunk(size: usize) -> usize {
+        ((size + 8 + 15) & !15).max(32)
+    }
+
+    struct Counting;
+
+    // SAFETY: every method forwards to `System` with the caller's own
+    // arguments, so `System`'s guarantees are ours; the counting touches
+    // only atomics and allocates nothing.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if COUNTING.load(Relaxed) {
+                count(layout, 1);
+            }
+            // SAFETY: our caller's obligations are `System::alloc`'s.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            if COUNTING.load(Relaxed) {
+                count(layout, 1);
+            }
+            // SAFETY: as for `alloc`.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if COUNTING.load(Relaxed) {
+                count(layout, -1);
+            }
+            // SAFETY: as for `alloc`; `ptr` came from `System` with `layout`.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if COUNTING.load(Relaxed) {
+                count(layout, -1);
+                // SAFETY: our caller promises `new_size` with `layout`'s
+                // alignment is a valid layout.
+                count(
+                    unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) },
+                    1,
+                );
+            }
+            // SAFETY: as for `dealloc`.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    /// Every counter, read now. The vector is allocated before the counters
+    /// are read, so each snapshot counts itself once, which cancels out.
+    fn snapshot() -> Vec<i64> {
+        let mut now = Vec::with_capacity(COUNTERS);
+        now.extend(LIVE.iter().map(|c| c.load(Relaxed)));
+        now.extend([&LARGE_BYTES, &ALIGNED, &ALIGNED_BYTES].map(|c| c.load(Relaxed)));
+        now.extend(LARGE_COUNT.iter().map(|c| c.load(Relaxed)));
+        now
+    }
+
+    /// Prints, once and in the heap mode only, the size of the future a
+    /// connection task runs (the task cell holds it, plus the runtime's
+    /// header).
+    pub(super) fn note_task_size(size: usize) {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        if COUNTING.load(Relaxed) {
+            ONCE.call_once(|| eprintln!("connection future: {size} bytes"));
+        }
+    }
+
+    /// Prints the live allocations gained since the last report, per
+    /// connection of `n`; `n == 0` only records the baseline.
+    pub(super) fn report(n: usize) {
+        let _one_at_a_time = REPORTING.lock().unwrap_or_else(|e| e.into_inner());
+        let now = snapshot();
+        let before: Vec<i64> = BASELINE.iter().map(|c| c.load(Relaxed)).collect();
+        for (b, &v) in BASELINE.iter().zip(&now) {
+            b.store(v, Relaxed);
+        }
+        if n == 0 {
+            return;
+        }
+        let d = |i: usize| now[i] - before[i];
+        let per = |x: i64| x as f64 / n as f64;
+        let mut rows: Vec<(usize, f64, f64, f64)> = (0..EXACT)
+            .filter(|&size| d(size) != 0)
+            .map(|size| {
+                let count = per(d(size));
+                (
+                    size,
+                    count,
+                    count * size as f64,
+                    count * glibc_chunk(size) as f64,
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| b.3.abs().total_cmp(&a.3.abs()));
+        let mut out = format!(
+            "heap breakdown of the {} server, per connection of {n}:\n\
+             | size (B) | allocations | bytes asked | bytes in glibc chunks |\n\
+             |---:|---:|---:|---:|\n",
+            std::env::var(super::SERVER_ENV).unwrap_or_default()
+        );
+        let (mut asked, mut chunks) = (0.0, 0.0);
+        for &(size, count, bytes, chunk) in &rows {
+            asked += bytes;
+            chunks += chunk;
+            if chunk.abs() >= 1.0 {
+                out += &format!("| {size} | {count:.3} | {bytes:.0} | {chunk:.0} |\n");
+            }
+        }
+        let large = (d(EXACT), d(EXACT + 1));
+        let aligned = (d(EXACT + 2), d(EXACT + 3));
+        for (label, (count, bytes)) in [(">= 64 KiB", large), ("align > 16", aligned)] {
+            if count != 0 || bytes != 0 {
+                asked += per(bytes);
+                chunks += per(bytes);
+                out += &format!(
+                    "| {label} | {:.3} | {:.0} | {:.0} |\n",
+                    per(count),
+                    per(bytes),
+                    per(bytes)
+                );
+            }
+        }
+        out += &format!("| total | | {asked:.0} | {chunks:.0} |\n");
+        let large: Vec<String> = (0..LARGE_SIZES)
+            .filter(|&i| d(EXACT + 4 + i) != 0)
+            .map(|i| {
+                let size = LARGE_SIZE[i].load(Relaxed);
+                let what = if size & OVER_ALIGNED != 0 {
+                    " (over-aligned)"
+                } else {
+                    ""
+                };
+                let count = d(EXACT + 4 + i);
+                format!(
+                    "{count} x {} B{what} ({:.3} per connection)",
+                    size & !OVER_ALIGNED,
+                    per(count)
+                )
+            })
+            .collect();
+        if !large.is_empty() {
+            out += &format!("of which: {}\n", large.join(", "));
+        }
+        eprintln!("{out}");
+    }
 }

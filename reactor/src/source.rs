@@ -39,12 +39,23 @@
 //! futures (`readable()`, `read_with`, `accept`, `recv_from`, ...), so that
 //! any number of tasks may await the same source at once. A readable event
 //! never touches the write side's wakers, and the other way round.
+//!
+//! # Size
+//!
+//! A server holds one `Source` per open connection, most of them idle, so
+//! its size is memory per connection: 56 bytes, which with the `Arc`'s two
+//! counts and malloc's header is an 80-byte chunk (it was 176 bytes, a
+//! 192-byte chunk, before the waiter lists moved behind a pointer and the
+//! words shrank to 32 bits; see the `source_is_small` test). The waiter
+//! lists are allocated by the first future that waits (`readable()`,
+//! `accept`, ...), never on the `poll_*`/`AsyncRead`/`AsyncWrite` path a
+//! byte stream under hyper takes.
 
 use std::io;
 use std::task::{Context, Poll, Waker};
 
 use crate::readiness::{Direction, State};
-use crate::sync::{AcqRel, Acquire, AtomicUsize, Mutex, Relaxed};
+use crate::sync::{AcqRel, Acquire, AtomicU32, Mutex, Relaxed};
 
 /// The error every operation on a source returns once the driver shut down.
 pub(crate) fn shutdown_error() -> io::Error {
@@ -63,22 +74,29 @@ pub(crate) struct ReadyEvent {
 /// `Async<T>` each hold an `Arc` of it.
 #[derive(Debug)]
 pub(crate) struct Source {
-    /// The packed [`State`].
-    state: AtomicUsize,
+    /// The packed [`State`], which fits in 32 bits (`crate::readiness`).
+    state: AtomicU32,
+    /// Per direction (the read side in the low half), the last tick that
+    /// `readable()`/`writable()` reported to a caller (`NOT_REPORTED` at
+    /// first); see [`Source::mark_reported`]. Ticks have 14 bits, so a
+    /// half never holds `NOT_REPORTED` by accident.
+    reported: AtomicU32,
     wakers: Mutex<Wakers>,
-    /// Per direction, the last tick that `readable()`/`writable()` reported
-    /// to a caller (`NOT_REPORTED` at first); see [`Source::mark_reported`].
-    reported: [AtomicUsize; 2],
 }
 
-const NOT_REPORTED: usize = usize::MAX;
+/// Both halves of [`Source::reported`] at "nothing reported yet".
+const NOT_REPORTED: u32 = u32::MAX;
+/// Bits of one direction's half of [`Source::reported`].
+const REPORTED_BITS: u32 = 16;
+const REPORTED_HALF: u32 = (1 << REPORTED_BITS) - 1;
 
 #[derive(Debug, Default)]
 struct Wakers {
     reader: Option<Waker>,
     writer: Option<Waker>,
-    read_waiters: WaiterList,
-    write_waiters: WaiterList,
+    /// The readiness futures' waiter lists, read side first; allocated by
+    /// the first future that waits (see "Size" in the module docs).
+    waiters: Option<Box<[WaiterList; 2]>>,
 }
 
 impl Wakers {
@@ -89,17 +107,17 @@ impl Wakers {
         }
     }
 
+    /// The waiter list of `dir`, allocating both lists at the first call.
     fn waiters(&mut self, dir: Direction) -> &mut WaiterList {
-        match dir {
-            Direction::Read => &mut self.read_waiters,
-            Direction::Write => &mut self.write_waiters,
-        }
+        &mut self.waiters.get_or_insert_with(Box::default)[dir as usize]
     }
 
     /// Moves every waker of `dir` into `out`.
     fn take(&mut self, dir: Direction, out: &mut Vec<Waker>) {
         out.extend(self.direct(dir).take());
-        self.waiters(dir).take_all(out);
+        if let Some(lists) = &mut self.waiters {
+            lists[dir as usize].take_all(out);
+        }
     }
 }
 
@@ -145,12 +163,9 @@ impl WaiterList {
 impl Source {
     pub(crate) fn new() -> Source {
         Source {
-            state: AtomicUsize::new(State::INITIAL.bits()),
+            state: AtomicU32::new(to_word(State::INITIAL)),
+            reported: AtomicU32::new(NOT_REPORTED),
             wakers: Mutex::new(Wakers::default()),
-            reported: [
-                AtomicUsize::new(NOT_REPORTED),
-                AtomicUsize::new(NOT_REPORTED),
-            ],
         }
     }
 
@@ -159,7 +174,7 @@ impl Source {
         // Acquire: pairs with the AcqRel updates in `set_ready`, `shutdown`
         // and `clear_readiness`. No other memory rides on the word; the
         // no-lost-wakeup argument (module docs) rests on the waker mutex.
-        State::from_bits(self.state.load(Acquire))
+        from_word(self.state.load(Acquire))
     }
 
     /// Polls `dir` through its direct waker slot (the `poll_*` methods and
@@ -239,9 +254,7 @@ impl Source {
         self.state
             // AcqRel/Acquire: the same word as `state()`; the CAS orders this
             // clear against D1 of any racing event (modification order).
-            .fetch_update(AcqRel, Acquire, |bits| {
-                f(State::from_bits(bits)).map(State::bits)
-            })
+            .fetch_update(AcqRel, Acquire, |word| f(from_word(word)).map(to_word))
             .is_ok()
     }
 
@@ -259,8 +272,8 @@ impl Source {
             return;
         }
         // D1. AcqRel: see `state()`.
-        let _ = self.state.fetch_update(AcqRel, Acquire, |bits| {
-            let mut state = State::from_bits(bits);
+        let _ = self.state.fetch_update(AcqRel, Acquire, |word| {
+            let mut state = from_word(word);
             if closed {
                 state = state.with_closed();
             }
@@ -270,7 +283,7 @@ impl Source {
             if writable {
                 state = state.with_event(Direction::Write);
             }
-            Some(state.bits())
+            Some(to_word(state))
         });
         // D2.
         let mut wakers = self.wakers.lock();
@@ -287,8 +300,8 @@ impl Source {
     /// same argument shows no waiter is missed.
     pub(crate) fn shutdown(&self, out: &mut Vec<Waker>) {
         // D1 of the shutdown. AcqRel: see `state()`.
-        let _ = self.state.fetch_update(AcqRel, Acquire, |bits| {
-            Some(State::from_bits(bits).with_shutdown().bits())
+        let _ = self.state.fetch_update(AcqRel, Acquire, |word| {
+            Some(to_word(from_word(word).with_shutdown()))
         });
         let mut wakers = self.wakers.lock();
         wakers.take(Direction::Read, out);
@@ -306,12 +319,32 @@ impl Source {
     /// kept) or hang (bit dropped while data remains, as edge-triggered
     /// polling reports no new edge for it).
     pub(crate) fn mark_reported(&self, event: ReadyEvent) -> bool {
-        let slot = &self.reported[event.dir as usize];
+        let shift = REPORTED_BITS * event.dir as u32;
+        // Ticks have 14 bits (`crate::readiness`): the cast keeps them whole.
+        let tick = event.tick as u32;
         // Relaxed: a hint only. A stale value costs one spurious `Ready` (the
         // caller's syscall then says `WouldBlock` and it asks again) or one
-        // extra `poll(2)`; it never loses readiness.
-        slot.swap(event.tick, Relaxed) != event.tick
+        // extra `poll(2)`; it never loses readiness. The other direction's
+        // half is written back as it was read.
+        let before = self
+            .reported
+            .fetch_update(Relaxed, Relaxed, |word| {
+                Some((word & !(REPORTED_HALF << shift)) | (tick << shift))
+            })
+            .unwrap_or_else(|word| word);
+        (before >> shift) & REPORTED_HALF != tick
     }
+}
+
+/// The state word as stored: [`State`] uses bits 0..=31 only (its
+/// `masks_are_disjoint_and_fit_in_32_bits` test), so nothing is lost.
+fn to_word(state: State) -> u32 {
+    debug_assert!(u32::try_from(state.bits()).is_ok());
+    state.bits() as u32
+}
+
+fn from_word(word: u32) -> State {
+    State::from_bits(word as usize)
 }
 
 /// A registered interest of one future in one direction of a source; see
@@ -335,6 +368,7 @@ impl Waiter<'_> {
 impl Drop for Waiter<'_> {
     fn drop(&mut self) {
         if let Some(i) = self.index.take() {
+            // The lists exist: storing the waker that got us `i` made them.
             self.source.wakers.lock().waiters(self.dir).release(i);
         }
     }
@@ -343,7 +377,7 @@ impl Drop for Waiter<'_> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::sync::{Arc, SeqCst};
+    use crate::sync::{Arc, AtomicUsize, SeqCst};
     use std::task::Wake;
 
     #[derive(Default)]
@@ -439,7 +473,51 @@ mod tests {
             let mut w = source.waiter(Direction::Read);
             assert!(w.poll_ready(&mut cx).is_pending());
         }
-        assert_eq!(source.wakers.lock().read_waiters.slots.len(), 1);
+        assert_eq!(source.wakers.lock().waiters(Direction::Read).slots.len(), 1);
+    }
+
+    /// The memory a server pays per open connection (module docs, "Size").
+    #[test]
+    fn source_is_small() {
+        assert!(
+            std::mem::size_of::<Source>() <= 56,
+            "Source grew to {} bytes; with the Arc's counts and malloc's \
+             8-byte header it no longer fits an 80-byte chunk",
+            std::mem::size_of::<Source>()
+        );
+        // The hyper path (direct slots only) never allocates the lists.
+        let source = Source::new();
+        let waker = noop();
+        let mut cx = Context::from_waker(&waker);
+        assert!(source.poll_ready(Direction::Read, &mut cx).is_pending());
+        assert!(source.poll_ready(Direction::Write, &mut cx).is_pending());
+        let mut out = Vec::new();
+        source.set_ready(true, true, false, &mut out);
+        assert!(source.wakers.lock().waiters.is_none());
+    }
+
+    #[test]
+    fn reported_directions_are_independent() {
+        let source = Source::new();
+        let read = ReadyEvent {
+            dir: Direction::Read,
+            tick: 0,
+        };
+        let write = ReadyEvent {
+            dir: Direction::Write,
+            tick: 0,
+        };
+        assert!(source.mark_reported(read));
+        assert!(source.mark_reported(write));
+        assert!(!source.mark_reported(read));
+        assert!(!source.mark_reported(write));
+        let max = ReadyEvent {
+            tick: (1 << 14) - 1,
+            ..write
+        };
+        assert!(source.mark_reported(max));
+        assert!(!source.mark_reported(read), "the read half kept its tick");
+        assert!(!source.mark_reported(max));
     }
 
     #[test]

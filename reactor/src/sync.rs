@@ -18,7 +18,7 @@ pub(crate) use std::sync::OnceLock;
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 
     /// A mutex with parking_lot's API (no poisoning).
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
@@ -26,7 +26,7 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 
     /// loom's mutex behind parking_lot's API.
     #[derive(Debug)]
@@ -46,7 +46,7 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{fence, AtomicBool, AtomicPtr, AtomicUsize, Mutex};
+pub(crate) use imp::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Mutex};
 
 /// Memory orderings, imported by short name (STYLE.md §3). `SeqCst` is for
 /// the signal handler's fences and counters (`crate::signal::globals`) and

@@ -206,6 +206,10 @@ pub struct WeftIo<T> {
     inner: T,
 }
 
+// The adapter adds nothing to the stream it wraps: hyper's connection
+// future embeds it, once per connection.
+const _: () = assert!(std::mem::size_of::<WeftIo<TcpStream>>() == std::mem::size_of::<TcpStream>());
+
 impl<T> WeftIo<T> {
     /// Wraps `stream`.
     pub fn new(stream: T) -> WeftIo<T> {

@@ -333,3 +333,10 @@ impl AsyncWrite for &TcpStream {
 }
 
 crate::net::forward_io_to_ref!(TcpStream);
+
+// A server holds one `TcpStream` per connection inside each connection's
+// task (hyper's connection future embeds it), so its size is memory per
+// connection: the fd and the registration (reactor handle, source, key),
+// as tokio's is. Kept from growing unnoticed; docs/benchmarks.md has the
+// per-connection breakdown.
+const _: () = assert!(std::mem::size_of::<TcpStream>() <= 32);
