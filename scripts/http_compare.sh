@@ -198,13 +198,24 @@ to_ms() {
     }'
 }
 
-# measure NAME PID PORT WRK_THREADS: one wrk run; prints "req_per_s p99_ms cpu_us_per_req requests".
+# host_ticks: "steal total" of the whole machine from /proc/stat, in ticks.
+# Steal is time the hypervisor gave this VM's CPUs to other guests; on a
+# shared host it moves throughput by tens of percent from one run to the
+# next (seen here: 2 % to 22 % over four 3 s runs), so every run reports it.
+host_ticks() {
+    awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# measure NAME PID PORT WRK_THREADS: one wrk run; prints
+# "req_per_s p99_ms cpu_us_per_req requests steal_pct".
 measure() {
-    local name="$1" pid="$2" port="$3" t="$4" before after out rps p99 reqs errors
+    local name="$1" pid="$2" port="$3" t="$4" before after out rps p99 reqs errors host0 host1
+    host0="$(host_ticks)"
     before="$(cpu_ticks "$pid")"
     out="$(wrk -t"$t" -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/" 2>&1)" ||
         die "wrk failed against the $name server: $out"
     after="$(cpu_ticks "$pid")"
+    host1="$(host_ticks)"
     kill -0 "$pid" 2>/dev/null || die "the $name server died during a run: $(tail -5 "$WORK/$name.log")"
     rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
     reqs="$(awk '/requests in/ { print $1 }' <<<"$out")"
@@ -214,7 +225,12 @@ measure() {
     [ "$reqs" -gt 0 ] || die "wrk completed no request against the $name server"
     [ -z "$errors" ] || echo "  warning ($name): $errors" >&2
     awk -v rps="$rps" -v p99="$(to_ms "$p99")" -v d="$((after - before))" -v hz="$TICKS" -v n="$reqs" \
-        'BEGIN { printf "%s %s %.3f %d\n", rps, p99, d / hz / n * 1e6, n }'
+        -v h0="$host0" -v h1="$host1" \
+        'BEGIN {
+            split(h0, a, " "); split(h1, b, " ")
+            steal = (b[2] > a[2]) ? (b[1] - a[1]) / (b[2] - a[2]) * 100 : 0
+            printf "%s %s %.3f %d %.1f\n", rps, p99, d / hz / n * 1e6, n, steal
+        }'
 }
 
 # median of the numbers on stdin.
@@ -245,7 +261,7 @@ fi
 
 mkdir -p "$OUT_DIR"
 CSV="$OUT_DIR/http_compare.csv"
-echo "shape,round,server,req_per_s,p99_ms,cpu_us_per_req,requests" >"$CSV"
+echo "shape,round,server,req_per_s,p99_ms,cpu_us_per_req,requests,steal_pct" >"$CSV"
 
 SUMMARY=""
 for t in $THREADS; do
@@ -265,25 +281,27 @@ for t in $THREADS; do
             echo "$r $s $line" >>"$WORK/rounds"
             echo "$shape,$r,$s,${line// /,}" >>"$CSV"
         done
-        awk -v r="$r" '$1 == r { rps[$2] = $3; p99[$2] = $4; cpu[$2] = $5 } END {
-            printf "  round %d: weft %.0f req/s (p99 %.2f ms, %.2f us CPU/req), tokio %.0f req/s (p99 %.2f ms, %.2f us CPU/req), ratio %.3f\n",
-                r, rps["weft"], p99["weft"], cpu["weft"], rps["tokio"], p99["tokio"], cpu["tokio"], rps["weft"] / rps["tokio"]
+        awk -v r="$r" '$1 == r { rps[$2] = $3; p99[$2] = $4; cpu[$2] = $5; st[$2] = $7 } END {
+            printf "  round %d: weft %.0f req/s (p99 %.2f ms, %.2f us CPU/req, steal %.1f%%), tokio %.0f req/s (p99 %.2f ms, %.2f us CPU/req, steal %.1f%%), ratio %.3f\n",
+                r, rps["weft"], p99["weft"], cpu["weft"], st["weft"], rps["tokio"], p99["tokio"], cpu["tokio"], st["tokio"], rps["weft"] / rps["tokio"]
         }' "$WORK/rounds"
     done
     col() { awk -v s="$1" -v c="$2" '$2 == s { print $c }' "$WORK/rounds" | median; }
     ratio="$(awk '{ rps[$1, $2] = $3; n = ($1 > n ? $1 : n) } END {
         for (r = 1; r <= n; r++) print rps[r, "weft"] / rps[r, "tokio"]
     }' "$WORK/rounds" | median)"
-    SUMMARY+="$(printf '| %s | %.0f | %.0f | %.3f | %.2f | %.2f | %.2f | %.2f |' "$shape" \
-        "$(col weft 3)" "$(col tokio 3)" "$ratio" "$(col weft 4)" "$(col tokio 4)" "$(col weft 5)" "$(col tokio 5)")"$'\n'
+    SUMMARY+="$(printf '| %s | %.0f | %.0f | %.3f | %.2f | %.2f | %.2f | %.2f | %.1f / %.1f |' "$shape" \
+        "$(col weft 3)" "$(col tokio 3)" "$ratio" "$(col weft 4)" "$(col tokio 4)" "$(col weft 5)" "$(col tokio 5)" \
+        "$(awk '{ print $7 }' "$WORK/rounds" | median)" "$(awk '{ print $7 }' "$WORK/rounds" | sort -g | tail -1)")"$'\n'
 done
 
 echo
 echo "medians over $ROUNDS rounds of ${DURATION}s, $WORKERS workers per server, $(nproc) CPUs shared with wrk:"
 echo
-echo "| wrk shape | weft req/s | tokio req/s | weft/tokio (median of per-round ratios) | weft p99 ms | tokio p99 ms | weft CPU us/req | tokio CPU us/req |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| wrk shape | weft req/s | tokio req/s | weft/tokio (median of per-round ratios) | weft p99 ms | tokio p99 ms | weft CPU us/req | tokio CPU us/req | host steal % (median / max) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$SUMMARY"
 echo
 echo "CPU per request: user + system time of the server process over the run, divided by the requests wrk completed."
+echo "Host steal: CPU time the hypervisor gave to other guests during the runs; above a few percent, absolute figures move and only the per-round ratios compare."
 echo "raw rounds: $CSV"
