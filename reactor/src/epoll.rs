@@ -11,18 +11,29 @@
 //!
 //! Here a wait is one syscall: `epoll_pwait2` with a nanosecond timeout
 //! (timers stay as precise as polling's timerfd made them), or
-//! `epoll_wait` when the wait has no timeout or a zero one. Registration
-//! (`add`, `modify`, `delete`) and [`Poller::notify`] remain polling's.
+//! `epoll_wait` when the wait has no timeout or a zero one. Creating the
+//! poller and registering sources (`add`, `delete`) remain polling's, and
+//! so does all of it on other systems.
 //!
-//! polling's own two descriptors, the notifier (eventfd) and the timerfd,
-//! are registered one-shot under its reserved key [`POLLING_KEY`]. When a
-//! wait here returns that key (a `notify`, or a timerfd armed by an earlier
-//! `Poller::wait`), the caller must run one `Poller::wait` with a zero
-//! timeout: that drains the eventfd, re-arms both registrations and resets
-//! polling's "notified" flag, exactly as if polling had waited all along,
-//! so a later `notify` is never swallowed (`tests::a_notify_after_a_raw_wait_is_seen`).
-//! Between the two waits no event is lost: every other key's event was
-//! consumed by our `epoll_pwait2` and is dispatched with the rest.
+//! Waking the waiting thread (`Reactor::notify`) does not go through
+//! `Poller::notify` either: polling's notifier is an eventfd registered
+//! one-shot, so every wakeup through it costs a `read` and an `epoll_ctl`
+//! to re-arm, inside a `Poller::wait`. [`Wake`] is an eventfd of our own,
+//! registered edge-triggered under [`WAKE_KEY`]: every `write` to it is a
+//! new edge (the kernel's eventfd wakes its pollers on each write, and mio's
+//! waker relies on the same), so a wakeup is one `write` and nothing on the
+//! waiting side. Its counter is never read; a write that would overflow it
+//! (after 2^64 - 2 wakeups) drains it first.
+//!
+//! polling's own two descriptors, its notifier and its timerfd, stay
+//! registered one-shot under its reserved key [`POLLING_KEY`]. Nothing
+//! writes the notifier now, but a timerfd armed by a fallback
+//! `Poller::wait` (see below) may fire during a later wait here. When a
+//! wait returns that key, the caller runs one `Poller::wait` with a zero
+//! timeout: that drains and re-arms both, exactly as if polling had waited
+//! all along (`tests::pollings_own_wakeup_is_handed_back`). Between the
+//! two waits no event is lost: every other key's event was consumed by our
+//! wait and is dispatched with the rest.
 //!
 //! `epoll_pwait2` needs Linux 5.11. Where it is missing (`ENOSYS`, or
 //! `EPERM` from a seccomp filter that does not know it), a timed wait
@@ -42,6 +53,54 @@ use crate::reactor::IoEvent;
 /// The key polling registers its notifier and timerfd under
 /// (`polling::NOTIFY_KEY`, private to polling; a unit test below pins it).
 pub(crate) const POLLING_KEY: u64 = usize::MAX as u64;
+
+/// The key of [`Wake`]'s eventfd. Its low 24 bits (the slab's index field,
+/// `crate::slab::INDEX_BITS`) are all ones, an index the slab never hands
+/// out, and it differs from polling's key and from the signal pipe's
+/// (`usize::MAX >> 1`).
+pub(crate) const WAKE_KEY: usize = usize::MAX >> 2;
+
+/// The driver's wakeup: an eventfd registered edge-triggered with the
+/// poller (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Wake {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Wake {
+    /// Creates the eventfd and registers it with `poller`. The caller must
+    /// drop the poller no later than this (`Reactor` declares its poller
+    /// first, so the epoll instance closes before the eventfd does).
+    pub(crate) fn new(poller: &Poller) -> io::Result<Wake> {
+        use rustix::event::{eventfd, EventfdFlags};
+        let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        // SAFETY: polling's `add` contract: the fd stays open while it is
+        // registered. It lives as long as `Wake`, whose owner drops the
+        // poller (and with it every registration) first.
+        unsafe {
+            poller.add_with_mode(
+                &fd,
+                polling::Event::readable(WAKE_KEY),
+                polling::PollMode::Edge,
+            )?;
+        }
+        Ok(Wake { fd })
+    }
+
+    /// Wakes the thread waiting on the poller, or makes its next wait
+    /// return at once: one `write`.
+    pub(crate) fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // Counter full (2^64 - 2 wakeups): drain it and write again.
+        // Nothing else can fail on a live eventfd; if it did, the waiter
+        // would wake at its next event or timeout: late, not deadlocked.
+        if let Err(rustix::io::Errno::AGAIN) = rustix::io::write(&self.fd, &one) {
+            let mut buf = [0u8; 8];
+            let _ = rustix::io::read(&self.fd, &mut buf);
+            let _ = rustix::io::write(&self.fd, &one);
+        }
+    }
+}
 
 /// Events one wait may return; more stay queued in the kernel for the next.
 const CAPACITY: usize = 1024;
@@ -89,11 +148,12 @@ impl RawEvents {
         }
     }
 
-    /// The events of the last wait, polling's own key left out.
+    /// The events of the last wait, polling's key and the wakeup's left
+    /// out.
     pub(crate) fn iter(&self) -> impl Iterator<Item = IoEvent> + '_ {
         self.list
             .iter()
-            .filter(|e| e.u64 != POLLING_KEY)
+            .filter(|e| e.u64 != POLLING_KEY && e.u64 != WAKE_KEY as u64)
             .map(io_event)
     }
 
@@ -180,10 +240,10 @@ mod tests {
     use polling::{Event, Events, PollMode};
     use std::os::unix::net::UnixStream;
 
-    /// The whole scheme rests on polling's reserved key; if a polling
-    /// upgrade moves it, this fails before the driver loses a notify.
+    /// The hand-back rests on polling's reserved key; if a polling
+    /// upgrade moves it, this fails before the driver loses a wakeup.
     #[test]
-    fn a_notify_shows_up_under_pollings_key() {
+    fn pollings_own_wakeup_shows_up_under_its_key() {
         let poller = Poller::new().unwrap();
         let mut raw = RawEvents::new();
         poller.notify().unwrap();
@@ -198,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn a_notify_after_a_raw_wait_is_seen() {
+    fn pollings_own_wakeup_is_handed_back() {
         let poller = Poller::new().unwrap();
         let mut raw = RawEvents::new();
         let mut events = Events::new();
@@ -210,7 +270,7 @@ mod tests {
                 "round {round}"
             );
             assert_eq!(raw.iter().count(), 0, "polling's key is filtered out");
-            // The hand-over the driver does: re-arms the notifier.
+            // The hand-back the driver does: re-arms the notifier.
             poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
         }
         // Nothing pending now: a zero wait returns nothing.
@@ -218,6 +278,35 @@ mod tests {
             raw.wait(&poller, Some(Duration::ZERO)).unwrap(),
             Waited::Done { polling_key: false }
         );
+    }
+
+    #[test]
+    fn every_wake_ends_one_wait_and_no_more() {
+        let poller = Poller::new().unwrap();
+        let wake = Wake::new(&poller).unwrap();
+        let mut raw = RawEvents::new();
+        for round in 0..5 {
+            wake.wake();
+            assert_eq!(
+                raw.wait(&poller, None).unwrap(),
+                Waited::Done { polling_key: false },
+                "round {round}"
+            );
+            assert_eq!(raw.list.len(), 1, "round {round}: the wake's event");
+            assert_eq!(raw.iter().count(), 0, "the wake's key is filtered out");
+            // Edge-triggered and never read: nothing is left for the next
+            // wait (which would otherwise spin).
+            assert_eq!(
+                raw.wait(&poller, Some(Duration::ZERO)).unwrap(),
+                Waited::Done { polling_key: false }
+            );
+            assert!(raw.list.is_empty(), "round {round}: a stale wake");
+        }
+        // A wake before the wait is not lost either.
+        wake.wake();
+        wake.wake();
+        raw.wait(&poller, None).unwrap();
+        assert_eq!(raw.list.len(), 1);
     }
 
     #[test]

@@ -76,7 +76,12 @@ impl IoEvent {
 /// sources) and turned by the [`Driver`](crate::Driver) (to wait for and
 /// dispatch events); it has no public constructor of its own.
 pub struct Reactor {
+    /// Declared before `wake`: dropped (and the epoll instance closed)
+    /// before the wakeup's eventfd is.
     poller: Poller,
+    /// The driver's wakeup, one `write` (Linux; see `crate::epoll`).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    wake: crate::epoll::Wake,
     registry: Mutex<Registry>,
     /// The signal listeners, set up at the first `signal()` on this runtime.
     signals: OnceLock<RuntimeSignals>,
@@ -99,8 +104,12 @@ impl Reactor {
                 "weft's reactor needs edge-triggered polling, which this OS backend lacks",
             ));
         }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let wake = crate::epoll::Wake::new(&poller)?;
         Ok(Reactor {
             poller,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            wake,
             registry: Mutex::new(Registry::default()),
             signals: OnceLock::new(),
             signals_setup: Mutex::new(()),
@@ -153,10 +162,13 @@ impl Reactor {
     /// Wakes the thread blocked in the poller (or makes its next wait return
     /// at once).
     pub(crate) fn notify(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        self.wake.wake();
         // The only failure is a failed write to the poller's eventfd/pipe,
         // which cannot happen while the poller is alive (it is: `&self`).
         // If it ever did, the waiting thread would wake at its next event or
         // timeout, so ignoring it cannot deadlock the runtime.
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let _ = self.poller.notify();
     }
 
