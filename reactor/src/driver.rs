@@ -7,7 +7,8 @@
 //!    blocking turn this is [`Timer::begin_wait`], which also tells the timer
 //!    that a thread is about to block, so that a timer registered *earlier*
 //!    than that deadline while we wait calls the unpark hook installed in
-//!    [`Driver::new`], i.e. [`Poller::notify`](polling::Poller::notify), and
+//!    [`Driver::new`], i.e. a write to the reactor's wakeup eventfd
+//!    (`crate::epoll::Wake`; `Poller::notify` on other systems), and
 //!    interrupts the wait.
 //! 2. **Event listening.** Wait for `min(timeout, deadline - now)`, with
 //!    nanosecond precision: on Linux one `epoll_pwait2` on the poller's

@@ -27,12 +27,13 @@ pub(crate) const SHUT_DOWN_MESSAGE: &str = "the weft runtime that owns this time
 /// 1. `let deadline = timer.begin_wait();` records, under the wheel lock, that
 ///    the driver is about to block until `deadline` (`None`: until something
 ///    else wakes it).
-/// 2. Block until `deadline` or an unpark (e.g. `Poller::wait` with the
+/// 2. Block until `deadline` or an unpark (e.g. an epoll wait with the
 ///    timeout `deadline - now`). If a timer with an earlier deadline is
 ///    registered in the meantime, the callback given to
 ///    [`Timer::set_unpark`] is called (once per wait, after the registering
 ///    thread released the lock), so the block must return promptly when the
-///    callback runs *before* it started, too (`Poller::notify` behaves so).
+///    callback runs *before* it started, too (`Poller::notify` and weft's
+///    wakeup eventfd behave so).
 /// 3. `timer.end_wait();`
 /// 4. `timer.process_at(Instant::now());` fires everything due.
 ///

@@ -10,8 +10,8 @@
 //! Driver ownership: at most one worker blocks in the driver (polling allows
 //! only one waiter). `DriverSlot::try_lock` decides who; the others park on
 //! their condvars. `unpark` reads which of the two the worker chose and wakes
-//! it the right way: `Driver::unpark` (which is `Poller::notify`) for the
-//! driver owner, the condvar for the rest.
+//! it the right way: `Driver::unpark` (the reactor's wakeup: one eventfd
+//! write) for the driver owner, the condvar for the rest.
 //!
 //! Panics: a driver turn runs foreign code (the wakers of every timer and
 //! socket that fired, and the `Driver` itself), so it runs under
