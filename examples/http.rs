@@ -102,7 +102,9 @@ pub async fn serve(
         let conn = graceful.watch(conn);
         weft::spawn(async move {
             if let Err(e) = conn.await {
-                eprintln!("connection error: {e}");
+                if !is_client_gone(&e) {
+                    eprintln!("connection error: {e}");
+                }
             }
         });
     }
@@ -114,6 +116,26 @@ pub async fn serve(
         eprintln!("gave up waiting for connections after {DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+/// Whether `e` only says that the client went away (closed or reset the
+/// connection mid-request, or between requests): normal on a server, and
+/// under load thousands a second, so it is not worth a line on stderr.
+pub fn is_client_gone(e: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    if e.is_incomplete_message() || e.is_canceled() {
+        return true;
+    }
+    let io = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+    io.is_some_and(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
+    })
 }
 
 /// Resolves once `served` reaches `n` (`None`: never). Looks at the

@@ -396,3 +396,71 @@ fn two_hundred_clients_that_vanish_at_once_leave_no_task_behind() {
     server.assert_serves_a_good_client();
     server.finish();
 }
+
+/// One hyper connection on weft, served to a raw std client that `client`
+/// drives; returns how the connection ended.
+fn serve_one(client: impl FnOnce(TcpStream) + Send + 'static) -> Result<(), hyper::Error> {
+    let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
+    rt.block_on(async {
+        let listener = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || client(connect(addr)));
+        let (stream, _) = listener.accept().await.unwrap();
+        let service = hyper::service::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi")))
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .serve_connection(weft::compat::hyper::WeftIo::new(stream), service);
+        let ended = weft::time::timeout(WAIT, conn)
+            .await
+            .expect("the connection ends");
+        client.join().unwrap();
+        ended
+    })
+}
+
+#[test]
+fn a_client_that_goes_away_is_not_logged_as_an_error_and_garbage_is() {
+    // Half a request, then a close: hyper's "incomplete message".
+    let half = serve_one(|mut s| {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    })
+    .expect_err("a half request is an error");
+    assert!(http::is_client_gone(&half), "{half:?}");
+    // Half a request, then a reset (SO_LINGER 0): an I/O error.
+    let reset = serve_one(|mut s| {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let socket = weft::net::TcpSocket::from_std_stream(s).unwrap();
+        socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        drop(socket); // closes with a reset
+    })
+    .expect_err("a half request is an error");
+    assert!(http::is_client_gone(&reset), "{reset:?}");
+    // A full request, then a close between requests: no error at all.
+    serve_one(|mut s| {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let _ = read_until_closed_or_reply(&mut s);
+    })
+    .expect("a client that leaves between requests is not an error");
+    // Garbage is the server's business: logged.
+    let garbage = serve_one(|mut s| {
+        s.write_all(b"\x01\x02 nonsense\r\n\r\n").unwrap();
+        let _ = read_until_closed(&mut s);
+    })
+    .expect_err("garbage is an error");
+    assert!(!http::is_client_gone(&garbage), "{garbage:?}");
+}
+
+/// Reads until a whole reply head has arrived or the server closes.
+fn read_until_closed_or_reply(stream: &mut TcpStream) -> Vec<u8> {
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !reply.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+    reply
+}
