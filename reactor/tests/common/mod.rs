@@ -112,15 +112,18 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     });
     let waker = Waker::from(wake.clone());
     let mut cx = Context::from_waker(&waker);
-    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Poll::Ready(out) = weft_executor::coop::with_budget(|| fut.as_mut().poll(&mut cx)) {
             return out;
         }
+        // The watchdog counts from the last poll: a long test that keeps
+        // being woken (a 32 MiB transfer under valgrind) is slow, not stuck.
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !wake.woken.swap(false, SeqCst) {
             assert!(
                 Instant::now() < deadline,
-                "block_on: no wakeup for 60 s, a wakeup was lost"
+                "block_on: the future returned Pending and nothing woke it for 60 s: \
+                 a wakeup was lost"
             );
             thread::park_timeout(Duration::from_millis(100));
         }
