@@ -10,7 +10,8 @@
 #   - the HTML loads in headless Chromium (--dump-dom) with no console
 #     message, and its inline script reports what it drew
 #     (<p id="rendered" data-lanes data-polls>): the lanes and every poll
-#     of the JSON;
+#     of the JSON; and, opened as `#pan`, that its lane labels stay in view
+#     when the timeline is zoomed in and panned to the end;
 # and takes screenshots into docs/img/ (trace-demo.png is part 3; the
 # concurrency and parallelism ones are docs/trace.md's pair).
 #
@@ -151,6 +152,13 @@ PY
     want="data-lanes=\"$((workers + 3))\" data-polls=\"$polls\""
     if [[ "$rendered" != *"$want"* ]]; then
         echo "FAIL: $part.html: expected $want, the page reported: ${rendered:-nothing}"
+        status=1
+    fi
+    # Panned to the end (#pan: the page zooms in, scrolls, and reports), the
+    # lane labels must still be in view.
+    chromium_run --dump-dom "file://$html#pan" >"$WORK/$part.pan.dom" 2>/dev/null || true
+    if ! grep -q 'data-pan="pinned"' "$WORK/$part.pan.dom"; then
+        echo "FAIL: $part.html: lane labels after panning: $(grep -o 'data-pan="[^"]*"' "$WORK/$part.pan.dom" || echo 'no report')"
         status=1
     fi
     if grep -q ':CONSOLE' "$WORK/$part.log"; then

@@ -66,7 +66,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
          .scroll{{overflow-x:auto;border:1px solid #ccc}}\n\
          text{{font:11px sans-serif}} .park{{fill:#000;opacity:.12}}\n\
          .turn,.job{{fill:#888}} .wake{{stroke:#36c;stroke-opacity:.35}} .spawn{{stroke:#393;stroke-opacity:.15}} .steal{{stroke:#d22}}\n\
-         .longpoll{{fill:#d22}} .end{{stroke:#333;stroke-width:2}}\n\
+         .longpoll{{fill:#d22}} .end{{stroke:#333;stroke-width:2}} .lanepad{{fill:#fff;opacity:.85}}\n\
          .bar{{margin:6px 0}} .bar button{{min-width:2.2em}} #rendered{{color:#888}}\n\
          </style></head><body>\n<h3>weft trace</h3>\n<pre>{}</pre>",
         trace.summary()
@@ -89,7 +89,7 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
         let y = lane_y(i);
         writeln!(
             out,
-            "<text x=\"4\" y=\"{:.1}\">{name}</text><line x1=\"0\" x2=\"{width:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>",
+            "<text class=\"lane\" x=\"4\" y=\"{:.1}\">{name}</text><line x1=\"0\" x2=\"{width:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>",
             y + LANE_H * 0.65
         )?;
     }
@@ -256,7 +256,9 @@ pub(super) fn write(trace: &Trace, out: impl Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "</svg></div>\n<p id=\"rendered\">(the zoom script did not run)</p>\n<script>{ZOOM_JS}</script>\n</body></html>"
+        "<rect class=\"lanepad\" x=\"0\" y=\"{TOP}\" width=\"{LABEL_W}\" height=\"{:.0}\"/>\n\
+         </svg></div>\n<p id=\"rendered\">(the zoom script did not run)</p>\n<script>{ZOOM_JS}</script>\n</body></html>",
+        height - TOP
     )?;
     out.flush()
 }
@@ -269,7 +271,19 @@ const ZOOM_JS: &str = r#"
   var svg = document.getElementById('timeline'), box = document.getElementById('scroll');
   var L = +svg.dataset.label, W = +svg.getAttribute('width'), z = 1;
   var attrs = ['x', 'x1', 'x2', 'width'];
-  var els = [].slice.call(svg.querySelectorAll('rect, line, text.tick, path.longpoll'));
+  var els = [].slice.call(svg.querySelectorAll('rect:not(.lanepad), line, text.tick, path.longpoll'));
+  // The lane labels stay in view while the timeline pans: drawn last (over
+  // the blocks), on a light pad, at the scrolled-to left edge.
+  var pad = svg.querySelector('rect.lanepad');
+  var labels = [].slice.call(svg.querySelectorAll('text.lane'));
+  svg.appendChild(pad);
+  labels.forEach(function (t) { svg.appendChild(t); });
+  function pin() {
+    var x = box.scrollLeft;
+    pad.setAttribute('x', x);
+    labels.forEach(function (t) { t.setAttribute('x', x + 4); });
+  }
+  box.addEventListener('scroll', pin);
   els.forEach(function (e) {
     attrs.forEach(function (a) { if (e.hasAttribute(a)) e.dataset[a] = e.getAttribute(a); });
   });
@@ -290,6 +304,7 @@ const ZOOM_JS: &str = r#"
       }
     });
     box.scrollLeft = Math.max(0, L + t * z - at);
+    pin();
   }
   function fit() { zoom((box.clientWidth - L - 20) / (W - L - 20), 0); }
   document.getElementById('zin').onclick = function () { zoom(z * 2, box.clientWidth / 2); };
@@ -303,12 +318,21 @@ const ZOOM_JS: &str = r#"
     zoom(ev.deltaY < 0 ? z * 1.25 : z / 1.25, ev.clientX - r.left);
   }, { passive: false });
   if (location.hash === '#fit') fit();
-  var lanes = svg.querySelectorAll('text:not(.tick)').length;
+  var lanes = labels.length;
   var polls = svg.querySelectorAll('rect.poll').length;
   var arrows = svg.querySelectorAll('line.wake, line.spawn, line.steal').length;
   var p = document.getElementById('rendered');
   p.dataset.lanes = lanes; p.dataset.polls = polls; p.dataset.arrows = arrows;
   p.textContent = 'drawn: ' + lanes + ' lanes, ' + polls + ' polls, ' + arrows + ' arrows';
+  if (location.hash === '#pan') {
+    // A self-check for scripts/trace_browser_check.sh: zoom in, pan to the
+    // end, and report whether the lane labels came along.
+    zoom(4, 0);
+    box.scrollLeft = box.scrollWidth;
+    pin();
+    var x = +labels[0].getAttribute('x');
+    p.dataset.pan = box.scrollLeft > 0 && x === box.scrollLeft + 4 ? 'pinned' : 'left behind at ' + x;
+  }
 })();
 "#;
 
