@@ -309,3 +309,60 @@ impl fmt::Debug for Driver {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(loom), any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    /// The fallback for kernels without `epoll_pwait2` (and valgrind, which
+    /// does not know it): timed waits go through `Poller::wait`, which arms
+    /// polling's timerfd; when such a wait ends early, that timerfd fires
+    /// later, during one of our own waits, under polling's key, and must be
+    /// handed back (and must not swallow anything). The switch is
+    /// process-wide, so the other tests of this binary may take the
+    /// fallback too; both paths are correct.
+    #[test]
+    fn without_epoll_pwait2_timed_waits_fall_back_and_stay_correct() {
+        crate::epoll::pretend_no_pwait2();
+        let poller = polling::Poller::new().unwrap();
+        let wake = crate::epoll::Wake::new(&poller).unwrap();
+        let mut turn = Turn::new();
+
+        // A timed wait with nothing to report times out, through polling.
+        let start = Instant::now();
+        turn.listen(&poller, Some(Duration::from_millis(20)))
+            .unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(19));
+        assert_eq!(turn.events().count(), 0);
+
+        // A timed wait cut short by an event leaves polling's timerfd
+        // armed for 30 ms more.
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        // SAFETY: `a` stays open until it is deleted below.
+        unsafe { poller.add_with_mode(&a, polling::Event::all(7), polling::PollMode::Edge) }
+            .unwrap();
+        turn.listen(&poller, Some(Duration::from_millis(30)))
+            .unwrap();
+        let first: Vec<_> = turn.events().collect();
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(first[0].writable);
+
+        // An untimed wait (our own) then sees the stale timerfd under
+        // polling's key, hands back, and reports no event of ours...
+        turn.listen(&poller, None).unwrap();
+        assert_eq!(turn.events().count(), 0);
+        // ...and the next events still arrive: a wakeup, then data.
+        wake.wake();
+        turn.listen(&poller, None).unwrap();
+        assert_eq!(turn.events().count(), 0, "the wakeup is not an I/O event");
+        use std::io::Write as _;
+        (&b).write_all(b"x").unwrap();
+        turn.listen(&poller, None).unwrap();
+        let readable: Vec<_> = turn.events().collect();
+        assert_eq!(readable.len(), 1, "{readable:?}");
+        assert!(readable[0].readable && readable[0].key == 7);
+        poller.delete(&a).unwrap();
+    }
+}
