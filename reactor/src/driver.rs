@@ -95,8 +95,8 @@ impl Turn {
         self.events.clear();
         match self.raw.wait(poller, wait)? {
             Waited::Done { polling_key: false } => Ok(()),
-            // polling's notifier (or a stale timerfd) fired: let polling
-            // drain and re-arm it, or the next `notify` would be lost.
+            // polling's timerfd, armed by an earlier fallback wait, fired:
+            // let polling disarm and re-arm its registrations.
             Waited::Done { polling_key: true } => poller
                 .wait(&mut self.events, Some(Duration::ZERO))
                 .map(drop),
@@ -110,13 +110,15 @@ impl Turn {
         poller.wait(&mut self.events, wait).map(drop)
     }
 
-    /// The events of the last `listen`.
-    fn events(&self) -> impl Iterator<Item = IoEvent> + '_ {
+    /// Hands the events of the last `listen` to `reactor`, which collects
+    /// the wakers to call into `self.wakers`; returns the events delivered.
+    fn dispatch(&mut self, reactor: &Reactor) -> usize {
         let polled = self.events.iter().map(IoEvent::from_polling);
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        return self.raw.iter().chain(polled);
+        let events = self.raw.iter().chain(polled);
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        polled
+        let events = polled;
+        reactor.dispatch(events, &mut self.wakers)
     }
 }
 
@@ -256,11 +258,9 @@ impl Driver {
         });
 
         // 4. Event handling.
-        let Turn { wakers, .. } = &mut *turn;
-        let mut wakers = std::mem::take(wakers);
-        let delivered = reactor.dispatch(turn.events(), &mut wakers);
-        let woken = wakers.len();
-        for waker in wakers.drain(..) {
+        let delivered = turn.dispatch(reactor);
+        let woken = turn.wakers.len();
+        for waker in turn.wakers.drain(..) {
             if let Err(payload) =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()))
             {
@@ -268,8 +268,6 @@ impl Driver {
             }
         }
 
-        // Keeps the vector's capacity for the next turn.
-        turn.wakers = wakers;
         // Relaxed: statistics only; nothing is published through them.
         self.stats.turns.fetch_add(1, Relaxed);
         self.stats.events.fetch_add(delivered, Relaxed);
@@ -315,6 +313,12 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
 
+    /// What `Turn::dispatch` would hand the reactor after the last listen.
+    fn events(turn: &Turn) -> Vec<IoEvent> {
+        let polled = turn.events.iter().map(IoEvent::from_polling);
+        turn.raw.iter().chain(polled).collect()
+    }
+
     /// The fallback for kernels without `epoll_pwait2` (and valgrind, which
     /// does not know it): timed waits go through `Poller::wait`, which arms
     /// polling's timerfd; when such a wait ends early, that timerfd fires
@@ -334,7 +338,7 @@ mod tests {
         turn.listen(&poller, Some(Duration::from_millis(20)))
             .unwrap();
         assert!(start.elapsed() >= Duration::from_millis(19));
-        assert_eq!(turn.events().count(), 0);
+        assert_eq!(events(&turn).len(), 0);
 
         // A timed wait cut short by an event leaves polling's timerfd
         // armed for 30 ms more.
@@ -345,22 +349,22 @@ mod tests {
             .unwrap();
         turn.listen(&poller, Some(Duration::from_millis(30)))
             .unwrap();
-        let first: Vec<_> = turn.events().collect();
+        let first: Vec<_> = events(&turn);
         assert_eq!(first.len(), 1, "{first:?}");
         assert!(first[0].writable);
 
         // An untimed wait (our own) then sees the stale timerfd under
         // polling's key, hands back, and reports no event of ours...
         turn.listen(&poller, None).unwrap();
-        assert_eq!(turn.events().count(), 0);
+        assert_eq!(events(&turn).len(), 0);
         // ...and the next events still arrive: a wakeup, then data.
         wake.wake();
         turn.listen(&poller, None).unwrap();
-        assert_eq!(turn.events().count(), 0, "the wakeup is not an I/O event");
+        assert_eq!(events(&turn).len(), 0, "the wakeup is not an I/O event");
         use std::io::Write as _;
         (&b).write_all(b"x").unwrap();
         turn.listen(&poller, None).unwrap();
-        let readable: Vec<_> = turn.events().collect();
+        let readable: Vec<_> = events(&turn);
         assert_eq!(readable.len(), 1, "{readable:?}");
         assert!(readable[0].readable && readable[0].key == 7);
         poller.delete(&a).unwrap();

@@ -43,7 +43,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use polling::Poller;
@@ -105,17 +105,16 @@ impl Wake {
 /// Events one wait may return; more stay queued in the kernel for the next.
 const CAPACITY: usize = 1024;
 
-/// Whether `epoll_pwait2` works here: unknown, yes, no.
-static PWAIT2: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const YES: u8 = 1;
-const NO: u8 = 2;
+/// Set once `epoll_pwait2` was refused here (then timed waits use
+/// `Poller::wait`). Relaxed everywhere: a cached fact about the kernel;
+/// every thread that finds it out finds the same.
+static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
 
 /// Makes every timed wait answer [`Waited::UsePoller`] from now on, as on
 /// a kernel without `epoll_pwait2`: for the tests of that fallback.
 #[cfg(all(test, not(loom)))]
 pub(crate) fn pretend_no_pwait2() {
-    PWAIT2.store(NO, Relaxed);
+    NO_PWAIT2.store(true, Relaxed);
 }
 
 /// What one wait did.
@@ -189,7 +188,7 @@ impl RawEvents {
                 unsafe { libc::epoll_wait(epfd, events, cap, 0) }
             }
             Some(d) => {
-                if PWAIT2.load(Relaxed) == NO {
+                if NO_PWAIT2.load(Relaxed) {
                     return Ok(Waited::UsePoller);
                 }
                 let ts = libc::timespec {
@@ -212,17 +211,14 @@ impl RawEvents {
                         0usize,
                     )
                 };
-                if rc < 0 {
-                    let err = io::Error::last_os_error();
-                    if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
-                        // Relaxed: a cache of a fact about the kernel; every
-                        // thread computing it gets the same answer.
-                        PWAIT2.store(NO, Relaxed);
-                        return Ok(Waited::UsePoller);
-                    }
-                }
-                if PWAIT2.load(Relaxed) == UNKNOWN && rc >= 0 {
-                    PWAIT2.store(YES, Relaxed);
+                if rc < 0
+                    && matches!(
+                        io::Error::last_os_error().raw_os_error(),
+                        Some(libc::ENOSYS | libc::EPERM)
+                    )
+                {
+                    NO_PWAIT2.store(true, Relaxed);
+                    return Ok(Waited::UsePoller);
                 }
                 rc as libc::c_int
             }

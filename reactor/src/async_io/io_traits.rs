@@ -38,7 +38,7 @@ where
         self.poll_io(
             cx,
             Direction::Write,
-            |io| send_no_signal(io, bufs),
+            |io| send_no_signal(io, bufs, len),
             // Fewer bytes than offered: the send buffer is full. Unlike a
             // read there is nothing "queued behind" that could go unnoticed:
             // any freed space is a new edge.
@@ -51,8 +51,9 @@ where
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const SMALL_WRITE: usize = 1024;
 
+/// Sends `bufs` (`len` bytes in all) without raising `SIGPIPE`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn send_no_signal<T: AsFd>(io: &T, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+fn send_no_signal<T: AsFd>(io: &T, bufs: &[IoSlice<'_>], len: usize) -> io::Result<usize>
 where
     for<'a> &'a T: Write,
 {
@@ -63,7 +64,7 @@ where
         // A few small slices (an HTTP response's head and a short body):
         // one copy into a stack buffer and a `send` cost less than
         // `sendmsg`'s message header and iovec import in the kernel.
-        _ if bufs.iter().map(|b| b.len()).sum::<usize>() <= SMALL_WRITE => {
+        _ if len <= SMALL_WRITE => {
             let mut buf = [0u8; SMALL_WRITE];
             let mut n = 0;
             for b in bufs {
@@ -91,7 +92,7 @@ where
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send_no_signal<T: AsFd>(io: &T, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+fn send_no_signal<T: AsFd>(io: &T, bufs: &[IoSlice<'_>], _len: usize) -> io::Result<usize>
 where
     for<'a> &'a T: Write,
 {
